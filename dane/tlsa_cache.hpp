@@ -1,0 +1,89 @@
+// The TLSA cache (DESIGN §1, §4): lookup results keyed by (host, port), kept for their DNS TTL but
+// no longer than negative_ttl (no-tlsa, insecure, bogus) or error_ttl (dns-error); refreshed ahead
+// of expiry while the name is in use, so a warm cache never puts DNS on the request path; one
+// lookup in flight per key however many callers wait; bounded in size.
+#pragma once
+
+#include "dane/lookup_result.hpp"
+#include "dane/tlsa_lookup.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace danegate::dane {
+
+struct cache_options {
+    std::chrono::seconds negative_ttl{30};      ///< cap for no-tlsa / insecure / bogus / unusable
+    std::chrono::seconds error_ttl{5};          ///< cap for dns-error
+    std::chrono::seconds max_ttl{24 * 3600};    ///< cap for secure records
+    std::size_t max_entries = 10000;            ///< least recently used entries go first
+    /** A hit after this fraction of the TTL has passed starts a background refresh. */
+    double refresh_after = 0.75;
+};
+
+struct cache_stats {
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;      ///< callers that had to wait for a lookup
+    std::uint64_t lookups = 0;     ///< lookups started (misses coalesce into one)
+    std::uint64_t refreshes = 0;   ///< lookups started ahead of expiry
+    std::uint64_t evictions = 0;
+};
+
+/**
+ * Thread-safe; must outlive the lookups it starts. A hit calls the handler inline on the caller's thread; a miss calls it on whatever
+ * thread the lookup completes on (the resolver's strand): post to your own executor if needed.
+ */
+class tlsa_cache {
+public:
+    /** Starts the lookup of (host, port) and calls the handler once; normally async_lookup_tlsa. */
+    using lookup_function = std::function<void(const std::string& host, std::uint16_t port, lookup_handler)>;
+    using clock_function = std::function<std::chrono::steady_clock::time_point()>;
+
+    tlsa_cache(cache_options options, lookup_function lookup,
+               clock_function now = [] { return std::chrono::steady_clock::now(); });
+
+    tlsa_cache(const tlsa_cache&) = delete;
+    tlsa_cache& operator=(const tlsa_cache&) = delete;
+
+    /** The current result for (host, port); @p host as given to the lookup (normalized here). */
+    void async_get(const std::string& host, std::uint16_t port, lookup_handler handler);
+
+    /** The TTL a result is kept for after the caps. */
+    std::chrono::seconds cache_ttl(const lookup_result& result) const;
+
+    cache_stats stats() const;
+    std::size_t size() const;
+
+private:
+    struct entry {
+        std::shared_ptr<const lookup_result> value;  // null until the first lookup completes
+        std::chrono::steady_clock::time_point expires;
+        std::chrono::steady_clock::time_point refresh_at;
+        bool in_flight = false;
+        std::vector<lookup_handler> waiters;
+        std::list<std::string>::iterator recency;
+    };
+
+    void start_lookup(const std::string& key, const std::string& host, std::uint16_t port);
+    void on_lookup_done(const std::string& key, std::shared_ptr<const lookup_result> result);
+    void touch(entry& e);
+    void evict_if_full();
+
+    const cache_options options_;
+    const lookup_function lookup_;
+    const clock_function now_;
+
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, entry> entries_;
+    std::list<std::string> recency_;  // front = most recently used
+    cache_stats stats_;
+};
+
+}  // namespace danegate::dane

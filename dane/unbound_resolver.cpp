@@ -1,0 +1,455 @@
+// libunbound on Asio: see unbound_resolver.hpp. All state below is touched on the strand only,
+// except in the destructor, which runs when no handler of ours can (documented precondition).
+#include "dane/unbound_resolver.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <unbound.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string_view>
+
+namespace danegate::dane {
+
+namespace net = boost::asio;
+
+namespace {
+
+// unbound's built-in local zones for special-use names (unbound.conf(5), "local-zone" defaults;
+// RFC 6761, RFC 6762, RFC 8375, RFC 7686, AS112). A private zone below one of them is answered
+// NXDOMAIN locally unless the default is turned off with `local-zone: <name> nodefault`.
+constexpr std::array<std::string_view, 31> special_use_zones{
+    "localhost.", "test.", "invalid.", "onion.", "home.arpa.", "resolver.arpa.", "service.arpa.",
+    "127.in-addr.arpa.", "10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.",
+    "18.172.in-addr.arpa.", "19.172.in-addr.arpa.", "20.172.in-addr.arpa.", "21.172.in-addr.arpa.",
+    "22.172.in-addr.arpa.", "23.172.in-addr.arpa.", "24.172.in-addr.arpa.", "25.172.in-addr.arpa.",
+    "26.172.in-addr.arpa.", "27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.",
+    "30.172.in-addr.arpa.", "31.172.in-addr.arpa.", "168.192.in-addr.arpa.", "0.in-addr.arpa.",
+    "254.169.in-addr.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "64.100.in-addr.arpa.",
+};
+
+bool is_subdomain_or_equal(std::string_view name, std::string_view zone)
+{
+    if (name.size() < zone.size()) {
+        return false;
+    }
+    if (name.size() == zone.size()) {
+        return name == zone;
+    }
+    return name.ends_with(zone) && name[name.size() - zone.size() - 1] == '.';
+}
+
+bool is_loopback_address(std::string_view addr)
+{
+    return addr.starts_with("127.") || addr.starts_with("::1") || addr.starts_with("localhost");
+}
+
+std::string rcode_name(int rcode)
+{
+    switch (rcode) {
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    default: return "rcode " + std::to_string(rcode);
+    }
+}
+
+// Owner names of the DS/DNSKEY lines of an anchor file, to find the private zones it configures.
+std::vector<std::string> anchor_owner_names(std::istream& in)
+{
+    std::vector<std::string> owners;
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string owner;
+        if (fields >> owner && !owner.starts_with(";") && !owner.starts_with("$")) {
+            owners.push_back(owner);
+        }
+    }
+    return owners;
+}
+
+// TESTBED.md: classify in the order err -> bogus -> rcode -> secure. A bogus answer arrives with
+// NOERROR and data; a SERVFAIL has neither secure nor bogus set and would otherwise look insecure.
+dns_answer classify(int err, const ub_result* result, const std::string& qname)
+{
+    dns_answer answer;
+    if (err != 0 || result == nullptr) {
+        answer.status = dns_status::dns_error;
+        answer.detail = std::string("resolver error: ") + ub_strerror(err);
+        return answer;
+    }
+    answer.ttl = std::chrono::seconds{std::max(result->ttl, 0)};
+    answer.canonical_name = qname;
+    if (result->canonname != nullptr) {
+        if (auto canonical = normalize_domain_name(result->canonname); !canonical.empty()) {
+            answer.canonical_name = std::move(canonical);
+        }
+    }
+    if (result->bogus) {
+        answer.status = dns_status::bogus;
+        answer.detail = result->why_bogus != nullptr ? result->why_bogus : "DNSSEC validation failed";
+        return answer;
+    }
+    if (result->rcode != 0 && result->rcode != 3) {
+        answer.status = dns_status::dns_error;
+        answer.detail = rcode_name(result->rcode) + " for " + qname;
+        return answer;
+    }
+    if (result->havedata) {
+        for (int i = 0; result->data[i] != nullptr; ++i) {
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(result->data[i]);
+            answer.rdata.emplace_back(bytes, bytes + result->len[i]);
+        }
+    }
+    if (!result->secure) {
+        answer.status = dns_status::insecure;
+        answer.detail = qname + " is not DNSSEC-signed (no chain of trust)";
+        return answer;
+    }
+    if (result->havedata) {
+        answer.status = dns_status::secure_records;
+    } else if (result->nxdomain) {
+        answer.status = dns_status::secure_nxdomain;
+    } else {
+        answer.status = dns_status::secure_nodata;
+    }
+    return answer;
+}
+
+dns_answer error_answer(std::string detail)
+{
+    dns_answer answer;
+    answer.status = dns_status::dns_error;
+    answer.detail = std::move(detail);
+    return answer;
+}
+
+}  // namespace
+
+std::string normalize_domain_name(std::string_view name)
+{
+    if (name.empty() || name.size() > 254) {
+        return {};
+    }
+    std::string out;
+    out.reserve(name.size() + 1);
+    std::size_t label = 0;
+    for (char c : name) {
+        if (c == '.') {
+            if (label == 0) {
+                return {};
+            }
+            label = 0;
+        } else {
+            const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '*';
+            if (!allowed || ++label > 63) {
+                return {};
+            }
+            c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        }
+        out.push_back(c);
+    }
+    if (out.back() != '.') {
+        out.push_back('.');
+    }
+    return out.size() > 254 ? std::string{} : out;
+}
+
+struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
+    struct query {
+        int id = 0;
+        std::string name;
+        handler on_answer;
+        net::steady_timer deadline;
+        impl* owner;
+
+        query(net::strand<net::io_context::executor_type>& strand, impl* o) : deadline(strand), owner(o) {}
+    };
+
+    net::io_context& io;
+    net::strand<net::io_context::executor_type> strand;
+    ub_ctx* ctx;
+    net::posix::stream_descriptor pipe;
+    std::chrono::milliseconds timeout;
+    std::map<query*, std::unique_ptr<query>> in_flight;
+    bool waiting = false;
+    bool closed = false;
+    std::atomic<std::uint64_t> sent{0};
+
+    impl(net::io_context& context, ub_ctx* c, std::chrono::milliseconds t)
+        : io(context), strand(net::make_strand(context)), ctx(c), pipe(strand), timeout(t)
+    {
+    }
+
+    ~impl() { close_now(); }
+
+    void start(std::string name, int type, handler on_answer)
+    {
+        if (closed) {
+            net::post(strand, [h = std::move(on_answer)] { h(error_answer("resolver shut down")); });
+            return;
+        }
+        auto owned = std::make_unique<query>(strand, this);
+        query* q = owned.get();
+        q->name = std::move(name);
+        q->on_answer = std::move(on_answer);
+        const int err = ub_resolve_async(ctx, q->name.c_str(), type, 1 /* IN */, q, &on_result, &q->id);
+        if (err != 0) {
+            net::post(strand, [h = std::move(q->on_answer), err] {
+                h(error_answer(std::string("resolver error: ") + ub_strerror(err)));
+            });
+            return;
+        }
+        ++sent;
+        in_flight.emplace(q, std::move(owned));
+        q->deadline.expires_after(timeout);
+        q->deadline.async_wait([self = shared_from_this(), q](boost::system::error_code ec) {
+            if (!ec) {
+                self->on_deadline(q);
+            }
+        });
+        wait_for_results();
+    }
+
+    void wait_for_results()
+    {
+        // Only wait while queries are in flight, so an io_context with nothing else to do returns.
+        if (waiting || in_flight.empty()) {
+            return;
+        }
+        waiting = true;
+        pipe.async_wait(net::posix::descriptor_base::wait_read,
+                        [self = shared_from_this()](boost::system::error_code ec) {
+                            self->waiting = false;
+                            if (ec || self->closed) {
+                                return;
+                            }
+                            // Runs the callbacks of every result that is ready, here on the strand.
+                            ub_process(self->ctx);
+                            self->wait_for_results();
+                        });
+    }
+
+    void on_deadline(query* q)
+    {
+        if (!in_flight.contains(q)) {
+            return;
+        }
+        ub_cancel(ctx, q->id);  // its callback will not be called any more
+        const auto seconds = std::chrono::duration<double>(timeout).count();
+        finish(q, error_answer("no answer for " + q->name + " within " + std::to_string(seconds).substr(0, 4) + " s"));
+    }
+
+    static void on_result(void* my_data, int err, ub_result* result)
+    {
+        auto* q = static_cast<query*>(my_data);
+        dns_answer answer = classify(err, result, q->name);
+        ub_resolve_free(result);
+        q->owner->finish(q, std::move(answer));
+    }
+
+    void finish(query* q, dns_answer answer)
+    {
+        auto node = in_flight.extract(q);
+        if (node.empty()) {
+            return;
+        }
+        std::unique_ptr<query> owned = std::move(node.mapped());
+        owned->deadline.cancel();
+        // Handlers run after ub_process returns, never inside libunbound's callback.
+        net::post(strand, [h = std::move(owned->on_answer), a = std::move(answer)]() mutable { h(std::move(a)); });
+    }
+
+    void fail_all_in_flight()
+    {
+        closed = true;
+        while (!in_flight.empty()) {
+            query* q = in_flight.begin()->first;
+            ub_cancel(ctx, q->id);
+            finish(q, error_answer("resolver shut down"));
+        }
+    }
+
+    void close_now()
+    {
+        if (ctx == nullptr) {
+            return;
+        }
+        fail_all_in_flight();
+        boost::system::error_code ignored;
+        pipe.cancel(ignored);
+        // The pipe belongs to libunbound: release it so Asio does not close it under ub_ctx_delete.
+        pipe.release();
+        ub_ctx_delete(ctx);
+        ctx = nullptr;
+    }
+};
+
+result<std::unique_ptr<unbound_resolver>> unbound_resolver::create(net::io_context& io,
+                                                                    const resolver_options& options)
+{
+    ub_ctx* ctx = ub_ctx_create();
+    if (ctx == nullptr) {
+        return make_failure(errc::resolver_setup, "cannot create the libunbound context");
+    }
+    auto fail = [ctx](std::string detail) {
+        ub_ctx_delete(ctx);
+        return make_failure(errc::resolver_setup, std::move(detail));
+    };
+    auto setup_error = [](int err) { return std::string(": ") + ub_strerror(err); };
+
+    std::vector<std::string> private_zones;
+    if (!options.unbound_conf.empty()) {
+        if (!std::ifstream(options.unbound_conf)) {
+            return fail("cannot read unbound configuration " + options.unbound_conf);
+        }
+        if (int err = ub_ctx_config(ctx, options.unbound_conf.c_str()); err != 0) {
+            return fail("unbound configuration " + options.unbound_conf + setup_error(err));
+        }
+    }
+    for (const auto& file : options.trust_anchor_files) {
+        std::ifstream in(file);
+        if (!in) {
+            return fail("cannot read trust anchor file " + file);
+        }
+        auto owners = anchor_owner_names(in);
+        if (owners.empty()) {
+            return fail("trust anchor file " + file + " holds no DS or DNSKEY record");
+        }
+        private_zones.insert(private_zones.end(), owners.begin(), owners.end());
+        if (int err = ub_ctx_add_ta_file(ctx, file.c_str()); err != 0) {
+            return fail("trust anchor file " + file + setup_error(err));
+        }
+    }
+    for (const auto& anchor : options.trust_anchors) {
+        std::istringstream in(anchor);
+        auto owners = anchor_owner_names(in);
+        if (owners.empty()) {
+            return fail("empty trust anchor");
+        }
+        private_zones.push_back(owners.front());
+        if (int err = ub_ctx_add_ta(ctx, anchor.c_str()); err != 0) {
+            return fail("trust anchor \"" + anchor + "\"" + setup_error(err));
+        }
+    }
+    bool loopback_server = false;
+    for (const auto& stub : options.stub_zones) {
+        const std::string zone = normalize_domain_name(stub.name);
+        if (zone.empty()) {
+            return fail("stub zone \"" + stub.name + "\" is not a valid domain name");
+        }
+        if (stub.addrs.empty()) {
+            return fail("stub zone " + zone + " has no address");
+        }
+        private_zones.push_back(zone);
+        for (const auto& addr : stub.addrs) {
+            if (int err = ub_ctx_set_stub(ctx, zone.c_str(), addr.c_str(), 0); err != 0) {
+                return fail("stub zone " + zone + " address \"" + addr + "\"" + setup_error(err));
+            }
+            loopback_server = loopback_server || is_loopback_address(addr);
+        }
+    }
+    for (const auto& addr : options.forwarders) {
+        if (int err = ub_ctx_set_fwd(ctx, addr.c_str()); err != 0) {
+            return fail("forwarder \"" + addr + "\"" + setup_error(err));
+        }
+        loopback_server = loopback_server || is_loopback_address(addr);
+    }
+    // An operator who names a server on this host means it; unbound refuses localhost by default.
+    if (loopback_server) {
+        if (int err = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no"); err != 0) {
+            return fail("do-not-query-localhost" + setup_error(err));
+        }
+    }
+    // DESIGN §1: private zones under special-use names (test., home.arpa., ...) must resolve
+    // instead of hitting unbound's built-in NXDOMAIN answers. `local-zone: <name> nodefault` only
+    // works from a config file: given to ub_ctx_set_option it is accepted and ignored (unbound
+    // 1.17). A `transparent` local zone for the private zone itself has the same effect through
+    // the API, and being more specific it overrides the default zone for that subtree only.
+    std::vector<std::string> transparent;
+    for (const auto& zone : private_zones) {
+        const std::string name = normalize_domain_name(zone);
+        if (!default_local_zones_containing(name).empty() &&
+            std::find(transparent.begin(), transparent.end(), name) == transparent.end()) {
+            transparent.push_back(name);
+        }
+    }
+    for (const auto& name : transparent) {
+        const std::string value = name + " transparent";
+        if (int err = ub_ctx_set_option(ctx, "local-zone:", value.c_str()); err != 0) {
+            return fail("local-zone " + value + setup_error(err));
+        }
+    }
+    // TESTBED.md: without this libunbound forks a worker process per context.
+    if (int err = ub_ctx_async(ctx, 1); err != 0) {
+        return fail("ub_ctx_async" + setup_error(err));
+    }
+    auto state = std::make_shared<impl>(io, ctx, options.timeout);
+    boost::system::error_code ec;
+    state->pipe.assign(ub_fd(ctx), ec);
+    if (ec) {
+        state->pipe.release();
+        return make_failure(errc::resolver_setup, "cannot watch the libunbound pipe: " + ec.message());
+    }
+    return std::unique_ptr<unbound_resolver>(new unbound_resolver(std::move(state)));
+}
+
+unbound_resolver::unbound_resolver(std::shared_ptr<impl> state) : impl_(std::move(state)) {}
+
+unbound_resolver::~unbound_resolver()
+{
+    impl_->close_now();
+}
+
+void unbound_resolver::resolve(std::string name, int type, handler on_answer)
+{
+    net::dispatch(impl_->strand, [self = impl_, name = std::move(name), type, h = std::move(on_answer)]() mutable {
+        self->start(std::move(name), type, std::move(h));
+    });
+}
+
+void unbound_resolver::shutdown()
+{
+    net::dispatch(impl_->strand, [self = impl_] {
+        self->fail_all_in_flight();
+        boost::system::error_code ignored;
+        self->pipe.cancel(ignored);
+    });
+}
+
+std::uint64_t unbound_resolver::queries_sent() const noexcept
+{
+    return impl_->sent.load();
+}
+
+std::string unbound_resolver::library_version()
+{
+    return ub_version();
+}
+
+std::vector<std::string> unbound_resolver::default_local_zones_containing(const std::string& zone)
+{
+    std::vector<std::string> found;
+    for (auto special : special_use_zones) {
+        if (!zone.empty() && is_subdomain_or_equal(zone, special)) {
+            found.emplace_back(special);
+        }
+    }
+    return found;
+}
+
+}  // namespace danegate::dane

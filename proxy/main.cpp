@@ -1,0 +1,128 @@
+// danegate's entry point: command-line parsing and subcommand dispatch, nothing more (DESIGN §2).
+// Exit codes: 0 success (authenticated), 1 not authenticated, 2 usage or configuration error.
+#include "dane/tlsa_create.hpp"
+#include "dane/tlsa_verify.hpp"
+#include "proxy/resolver_flags.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <openssl/opensslv.h>
+
+#include <iostream>
+
+namespace {
+
+using namespace danegate;
+
+constexpr int exit_usage = 2;
+
+void add_resolver_flags(CLI::App& command, proxy::resolver_flags& flags)
+{
+    command.add_option("--trust-anchor-file", flags.trust_anchor_files, "DS or DNSKEY lines of a trust anchor")
+        ->check(CLI::ExistingFile);
+    command.add_option("--stub", flags.stubs, "stub zone served by ADDR@PORT (repeatable)")->type_name("ZONE=ADDR@PORT");
+    command.add_option("--forward", flags.forwarders, "forward queries to ADDR@PORT (repeatable)")->type_name("ADDR@PORT");
+    command.add_option("--unbound-conf", flags.unbound_conf, "unbound.conf read by libunbound")->check(CLI::ExistingFile);
+}
+
+int run_tlsa_create(const dane::tlsa_create_options& options)
+{
+    auto text = dane::tlsa_create(options);
+    if (!text) {
+        std::cerr << "danegate: " << text.error().message() << "\n";
+        return exit_usage;
+    }
+    std::cout << *text;
+    return 0;
+}
+
+int run_tlsa_verify(dane::tlsa_verify_options options, const proxy::resolver_flags& flags,
+                    const std::string& starttls)
+{
+    auto resolver = proxy::to_resolver_options(flags);
+    if (!resolver) {
+        std::cerr << "danegate: " << resolver.error().message() << "\n";
+        return exit_usage;
+    }
+    options.resolver = std::move(*resolver);
+    options.starttls = starttls == "smtp" ? dane::starttls_protocol::smtp : dane::starttls_protocol::none;
+    auto authenticated = dane::tlsa_verify(options, std::cout);
+    if (!authenticated) {
+        std::cerr << "danegate: " << authenticated.error().message() << "\n";
+        return exit_usage;
+    }
+    return *authenticated ? 0 : 1;
+}
+
+int print_version()
+{
+    std::cout << "danegate " << DANEGATE_VERSION << " (" << OPENSSL_VERSION_TEXT << ", libunbound "
+              << dane::unbound_resolver::library_version() << ")\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"danegate: a TLS reverse proxy that authenticates its upstreams with DANE"};
+    app.require_subcommand(1);
+
+    auto* version = app.add_subcommand("version", "print the version");
+
+    auto* tlsa = app.add_subcommand("tlsa", "create or verify TLSA records");
+    tlsa->require_subcommand(1);
+
+    dane::tlsa_create_options create;
+    std::string host;
+    std::uint16_t port = 0;
+    unsigned usage = 3;
+    unsigned selector = 1;
+    unsigned mtype = 1;
+    auto* create_cmd = tlsa->add_subcommand("create", "print the TLSA record matching a certificate");
+    create_cmd->add_option("--cert", create.cert_file, "PEM certificate")->required()->check(CLI::ExistingFile);
+    create_cmd->add_option("--usage", usage, "certificate usage")->check(CLI::Range(0, 255))->capture_default_str();
+    create_cmd->add_option("--selector", selector, "0 certificate, 1 SubjectPublicKeyInfo")
+        ->check(CLI::Range(0, 1))->capture_default_str();
+    create_cmd->add_option("--mtype", mtype, "0 full, 1 SHA2-256, 2 SHA2-512")->check(CLI::Range(0, 2))->capture_default_str();
+    auto* host_opt = create_cmd->add_option("--host", host, "print a zone-file line for this host");
+    auto* port_opt = create_cmd->add_option("--port", port, "service port")->check(CLI::Range(1, 65535));
+    host_opt->needs(port_opt);
+    port_opt->needs(host_opt);
+    create_cmd->add_option("--proto", create.proto, "transport protocol")->check(CLI::IsMember({"tcp", "udp", "sctp"}))
+        ->capture_default_str();
+    create_cmd->add_option("--ttl", create.ttl, "TTL of the zone-file line")->check(CLI::Range(0u, 2147483647u))
+        ->capture_default_str();
+
+    dane::tlsa_verify_options verify;
+    proxy::resolver_flags flags;
+    std::string starttls = "none";
+    auto* verify_cmd = tlsa->add_subcommand("verify", "validate HOST's TLSA records and authenticate its certificate");
+    verify_cmd->add_option("HOST", verify.host, "host name")->required();
+    verify_cmd->add_option("PORT", verify.port, "TCP port")->required()->check(CLI::Range(1, 65535));
+    verify_cmd->add_option("--starttls", starttls, "upgrade a plaintext protocol first")
+        ->check(CLI::IsMember({"none", "smtp"}));
+    add_resolver_flags(*verify_cmd, flags);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int code = app.exit(error);
+        return code == 0 ? 0 : exit_usage;
+    }
+
+    if (*version) {
+        return print_version();
+    }
+    if (*create_cmd) {
+        create.usage = static_cast<std::uint8_t>(usage);
+        create.selector = static_cast<std::uint8_t>(selector);
+        create.matching_type = static_cast<std::uint8_t>(mtype);
+        if (*host_opt) {
+            create.host = host;
+            create.port = port;
+        }
+        return run_tlsa_create(create);
+    }
+    return run_tlsa_verify(std::move(verify), flags, starttls);
+}
