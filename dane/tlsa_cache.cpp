@@ -25,16 +25,21 @@ tlsa_cache::tlsa_cache(cache_options options, lookup_function lookup, clock_func
 
 std::chrono::seconds tlsa_cache::cache_ttl(const lookup_result& result) const
 {
-    std::chrono::seconds cap = options_.max_ttl;
+    const auto ttl = std::max(result.ttl, std::chrono::seconds{0});
     switch (result.status) {
-    case dns_status::secure_records: break;
+    case dns_status::secure_records:
+        return std::min(ttl, options_.max_ttl);
     case dns_status::secure_nodata:
     case dns_status::secure_nxdomain:
     case dns_status::insecure:
-    case dns_status::bogus: cap = options_.negative_ttl; break;
-    case dns_status::dns_error: cap = options_.error_ttl; break;
+    case dns_status::bogus:
+        return std::min(ttl, options_.negative_ttl);
+    case dns_status::dns_error:
+        // A failure has no TTL of its own: remember it briefly so a dead resolver is not asked
+        // again by every request, and retry soon (DESIGN §1).
+        return options_.error_ttl;
     }
-    return std::clamp(result.ttl, std::chrono::seconds{0}, cap);
+    return std::chrono::seconds{0};
 }
 
 void tlsa_cache::async_get(const std::string& host, std::uint16_t port, lookup_handler handler)

@@ -21,7 +21,7 @@ namespace danegate::dane {
 
 struct cache_options {
     std::chrono::seconds negative_ttl{30};      ///< cap for no-tlsa / insecure / bogus / unusable
-    std::chrono::seconds error_ttl{5};          ///< cap for dns-error
+    std::chrono::seconds error_ttl{5};          ///< how long a dns-error is remembered
     std::chrono::seconds max_ttl{24 * 3600};    ///< cap for secure records
     std::size_t max_entries = 10000;            ///< least recently used entries go first
     /** A hit after this fraction of the TTL has passed starts a background refresh. */
@@ -55,7 +55,7 @@ public:
     /** The current result for (host, port); @p host as given to the lookup (normalized here). */
     void async_get(const std::string& host, std::uint16_t port, lookup_handler handler);
 
-    /** The TTL a result is kept for after the caps. */
+    /** How long @p result is kept: its TTL under the caps; error_ttl for a dns-error. */
     std::chrono::seconds cache_ttl(const lookup_result& result) const;
 
     cache_stats stats() const;

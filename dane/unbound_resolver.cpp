@@ -235,11 +235,18 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
         pipe.async_wait(net::posix::descriptor_base::wait_read,
                         [self = shared_from_this()](boost::system::error_code ec) {
                             self->waiting = false;
-                            if (ec || self->closed) {
+                            if (self->closed) {
                                 return;
                             }
-                            // Runs the callbacks of every result that is ready, here on the strand.
-                            ub_process(self->ctx);
+                            if (ec && ec != net::error::operation_aborted) {
+                                self->fail_all_in_flight();
+                                return;
+                            }
+                            if (!ec) {
+                                // Runs the callbacks of every result that is ready, on the strand.
+                                ub_process(self->ctx);
+                            }
+                            // A wait cancelled while idle may meet a query started since.
                             self->wait_for_results();
                         });
     }
@@ -270,6 +277,11 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
         }
         std::unique_ptr<query> owned = std::move(node.mapped());
         owned->deadline.cancel();
+        if (in_flight.empty() && waiting) {
+            // Nothing left to wait for: let an io_context with no other work return.
+            boost::system::error_code ignored;
+            pipe.cancel(ignored);
+        }
         // Handlers run after ub_process returns, never inside libunbound's callback.
         net::post(strand, [h = std::move(owned->on_answer), a = std::move(answer)]() mutable { h(std::move(a)); });
     }
@@ -397,6 +409,12 @@ result<std::unique_ptr<unbound_resolver>> unbound_resolver::create(net::io_conte
     // TESTBED.md: without this libunbound forks a worker process per context.
     if (int err = ub_ctx_async(ctx, 1); err != 0) {
         return fail("ub_ctx_async" + setup_error(err));
+    }
+    // libunbound parses anchors and settings only when the context is finalized, normally at the
+    // first query. Removing local data finalizes it without a query, so a malformed anchor is a
+    // startup error here instead of a dns-error on every lookup later.
+    if (int err = ub_ctx_data_remove(ctx, "danegate-finalize.invalid."); err != 0) {
+        return fail("the resolver configuration was rejected (see libunbound's message above)" + setup_error(err));
     }
     auto state = std::make_shared<impl>(io, ctx, options.timeout);
     boost::system::error_code ec;

@@ -1,0 +1,248 @@
+// The TLSA cache: coalescing of concurrent lookups and TTL handling against the real test bed, and
+// the bookkeeping (refresh ahead, failed refreshes, size bound) with an injected clock. Where a
+// test is about the cache's bookkeeping rather than DNS, its lookup function answers from memory.
+#include "dane/tlsa_cache.hpp"
+#include "tests/dane/dane_fixture.hpp"
+#include "tests/support/process.hpp"
+
+#include <map>
+
+namespace danegate::test {
+namespace {
+
+using namespace std::chrono_literals;
+using dane::dns_status;
+using clock_type = std::chrono::steady_clock;
+
+class tlsa_cache_test : public dane_testbed_fixture {
+protected:
+    /** A cache over the real resolver, counting the lookups it starts, on a fake clock. */
+    std::unique_ptr<dane::tlsa_cache> make_cache(dane::cache_options options = {},
+                                                 dane::unbound_resolver* resolver = nullptr)
+    {
+        dane::unbound_resolver* r = resolver != nullptr ? resolver : resolver_.get();
+        return std::make_unique<dane::tlsa_cache>(
+            options,
+            [this, r](const std::string& host, std::uint16_t port, dane::lookup_handler done) {
+                ++lookups_;
+                dane::async_lookup_tlsa(*r, host, port, std::move(done));
+            },
+            [this] { return now_; });
+    }
+
+    std::shared_ptr<const dane::lookup_result> get(dane::tlsa_cache& cache, const std::string& label)
+    {
+        std::shared_ptr<const dane::lookup_result> result;
+        cache.async_get(testbed::get().host(label), testbed::get().port(), [&result](auto r) { result = std::move(r); });
+        run();
+        return result;
+    }
+
+    clock_type::time_point now_ = clock_type::time_point{} + 1h;
+    int lookups_ = 0;
+};
+
+TEST_F(tlsa_cache_test, concurrent_lookups_of_one_name_send_one_query_set)
+{
+    auto cache = make_cache();
+    const auto queries_before = resolver_->queries_sent();
+    std::vector<std::shared_ptr<const dane::lookup_result>> results;
+    for (int i = 0; i < 100; ++i) {
+        cache->async_get(testbed::get().host("ee311"), testbed::get().port(),
+                         [&results](auto r) { results.push_back(std::move(r)); });
+    }
+    EXPECT_TRUE(results.empty()) << "nothing can be answered before DNS has";
+    run();
+    ASSERT_EQ(results.size(), 100u);
+    for (const auto& result : results) {
+        EXPECT_EQ(result, results.front()) << "every waiter gets the one shared result";
+    }
+    EXPECT_EQ(results.front()->status, dns_status::secure_records);
+    EXPECT_EQ(lookups_, 1);
+    // One TLSA lookup is three queries: A, AAAA and TLSA.
+    EXPECT_EQ(resolver_->queries_sent() - queries_before, 3u);
+    EXPECT_EQ(cache->stats().misses, 100u);
+    EXPECT_EQ(cache->stats().lookups, 1u);
+
+    // The twin: a different name is a different lookup.
+    get(*cache, "ee301");
+    EXPECT_EQ(lookups_, 2);
+}
+
+TEST_F(tlsa_cache_test, entries_expire_with_their_ttl)
+{
+    auto cache = make_cache();
+    auto first = get(*cache, "ee311");
+    ASSERT_EQ(first->status, dns_status::secure_records);
+    ASSERT_GT(first->ttl, 10s);
+
+    now_ += first->ttl / 2;
+    EXPECT_EQ(get(*cache, "ee311"), first) << "within the TTL: a hit";
+    EXPECT_EQ(lookups_, 1);
+    EXPECT_EQ(cache->stats().hits, 1u);
+
+    now_ += first->ttl;
+    auto second = get(*cache, "ee311");
+    EXPECT_NE(second, first) << "after the TTL: looked up again";
+    EXPECT_EQ(lookups_, 2);
+}
+
+TEST_F(tlsa_cache_test, a_hit_late_in_the_ttl_refreshes_ahead_of_expiry)
+{
+    auto cache = make_cache();
+    auto first = get(*cache, "ee311");
+    now_ += first->ttl * 8 / 10;
+
+    std::shared_ptr<const dane::lookup_result> served;
+    cache->async_get(testbed::get().host("ee311"), testbed::get().port(), [&served](auto r) { served = std::move(r); });
+    EXPECT_EQ(served, first) << "served at once from the cache, not after DNS";
+    EXPECT_EQ(cache->stats().refreshes, 1u);
+    run();
+    EXPECT_EQ(lookups_, 2);
+
+    auto after = get(*cache, "ee311");
+    EXPECT_NE(after, first) << "the refreshed result replaced the old one";
+    EXPECT_EQ(lookups_, 2) << "and is fresh: no further lookup";
+}
+
+TEST_F(tlsa_cache_test, negative_answers_are_capped_by_negative_ttl)
+{
+    dane::cache_options options;
+    options.negative_ttl = 3s;
+    auto cache = make_cache(options);
+    auto missing = get(*cache, "nxd");
+    ASSERT_EQ(missing->status, dns_status::secure_nxdomain);
+    ASSERT_GT(missing->ttl, 3s) << "the zone's negative TTL is longer than the cap";
+    EXPECT_EQ(cache->cache_ttl(*missing), 3s);
+
+    now_ += 2s;
+    get(*cache, "nxd");
+    EXPECT_EQ(lookups_, 1);
+    now_ += 2s;
+    get(*cache, "nxd");
+    EXPECT_EQ(lookups_, 2);
+
+    auto bogus = get(*cache, "bogus");
+    ASSERT_EQ(bogus->status, dns_status::bogus);
+    EXPECT_EQ(cache->cache_ttl(*bogus), 3s);
+    auto secure = get(*cache, "ee311");
+    EXPECT_EQ(cache->cache_ttl(*secure), secure->ttl) << "positive answers keep their own TTL";
+}
+
+TEST_F(tlsa_cache_test, dns_errors_are_remembered_for_error_ttl)
+{
+    dane::resolver_options dead = testbed_resolver_options();
+    dead.forwarders = {"127.0.0.1@" + std::to_string(free_tcp_port())};
+    dead.timeout = 300ms;
+    auto resolver = make_resolver(dead);
+    ASSERT_TRUE(resolver);
+    dane::cache_options options;
+    options.error_ttl = 2s;
+    auto cache = make_cache(options, resolver.get());
+
+    auto failed = get(*cache, "ee311");
+    ASSERT_EQ(failed->status, dns_status::dns_error);
+    EXPECT_EQ(cache->cache_ttl(*failed), 2s);
+    now_ += 1s;
+    EXPECT_EQ(get(*cache, "ee311"), failed);
+    EXPECT_EQ(lookups_, 1);
+    now_ += 2s;
+    get(*cache, "ee311");
+    EXPECT_EQ(lookups_, 2);
+}
+
+TEST_F(tlsa_cache_test, the_same_rrset_has_the_same_digest_and_another_does_not)
+{
+    auto cache = make_cache();
+    auto direct = get(*cache, "ee311");
+    auto via_cname = get(*cache, "alias");
+    auto two_records = get(*cache, "eewrongright");
+    auto missing = get(*cache, "nxd");
+    EXPECT_EQ(direct->rrset_digest, via_cname->rrset_digest);
+    EXPECT_NE(direct->rrset_digest, two_records->rrset_digest);
+    EXPECT_EQ(missing->rrset_digest, (std::array<std::uint8_t, 32>{}));
+}
+
+// Bookkeeping tests: the lookup function answers from memory.
+class tlsa_cache_bookkeeping : public ::testing::Test {
+protected:
+    dane::tlsa_cache make(dane::cache_options options)
+    {
+        return dane::tlsa_cache(
+            options,
+            [this](const std::string& host, std::uint16_t port, dane::lookup_handler done) {
+                ++lookups_[host];
+                auto result = std::make_shared<dane::lookup_result>();
+                result->host = host;
+                result->port = port;
+                result->status = next_status_;
+                result->ttl = 100s;
+                done(std::move(result));
+            },
+            [this] { return now_; });
+    }
+
+    std::shared_ptr<const dane::lookup_result> get(dane::tlsa_cache& cache, const std::string& host)
+    {
+        std::shared_ptr<const dane::lookup_result> result;
+        cache.async_get(host, 443, [&result](auto r) { result = std::move(r); });
+        return result;
+    }
+
+    std::map<std::string, int> lookups_;
+    dns_status next_status_ = dns_status::secure_records;
+    clock_type::time_point now_ = clock_type::time_point{} + 1h;
+};
+
+TEST_F(tlsa_cache_bookkeeping, the_least_recently_used_entry_goes_first)
+{
+    dane::cache_options options;
+    options.max_entries = 2;
+    auto cache = make(options);
+    get(cache, "a.example");
+    get(cache, "b.example");
+    get(cache, "a.example");  // a is now more recent than b
+    get(cache, "c.example");
+    EXPECT_EQ(cache.size(), 2u);
+    EXPECT_EQ(cache.stats().evictions, 1u);
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 1) << "a stayed";
+    get(cache, "b.example");
+    EXPECT_EQ(lookups_["b.example"], 2) << "b was evicted";
+}
+
+TEST_F(tlsa_cache_bookkeeping, a_failed_refresh_keeps_the_answer_whose_ttl_still_runs)
+{
+    auto cache = make({});
+    auto good = get(cache, "a.example");
+    now_ += 80s;
+    next_status_ = dns_status::dns_error;
+    EXPECT_EQ(get(cache, "a.example"), good);  // served, and refreshed (with an error)
+    EXPECT_EQ(lookups_["a.example"], 2);
+    EXPECT_EQ(get(cache, "a.example")->status, dns_status::secure_records) << "the error did not replace it";
+    now_ += 30s;
+    EXPECT_EQ(get(cache, "a.example")->status, dns_status::dns_error) << "past its TTL, the error shows";
+}
+
+TEST_F(tlsa_cache_bookkeeping, names_differing_in_case_or_trailing_dot_share_an_entry)
+{
+    auto cache = make({});
+    auto first = get(cache, "App.Example");
+    EXPECT_EQ(get(cache, "app.example."), first);
+    EXPECT_EQ(cache.size(), 1u);
+    std::shared_ptr<const dane::lookup_result> other_port;
+    cache.async_get("app.example", 8443, [&other_port](auto r) { other_port = std::move(r); });
+    EXPECT_NE(other_port, first) << "the port is part of the key";
+}
+
+TEST(rrset_digest, does_not_depend_on_record_order)
+{
+    auto a = dane::parse_tlsa("3 1 1 " + std::string(64, 'a')).value();
+    auto b = dane::parse_tlsa("2 0 1 " + std::string(64, 'b')).value();
+    EXPECT_EQ(dane::rrset_digest({a, b}), dane::rrset_digest({b, a}));
+    EXPECT_NE(dane::rrset_digest({a, b}), dane::rrset_digest({a}));
+    EXPECT_NE(dane::rrset_digest({a}), dane::rrset_digest({b}));
+}
+
+}  // namespace
+}  // namespace danegate::test
