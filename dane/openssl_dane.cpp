@@ -5,6 +5,8 @@
 //  - no verify callback may override `preverified`: SSL_set_verify(..., nullptr) every time.
 #include "dane/openssl_dane.hpp"
 
+#include "dane/openssl_error.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -16,15 +18,7 @@ namespace {
 
 std::string openssl_error(std::string_view what)
 {
-    std::string text(what);
-    if (unsigned long code = ERR_get_error(); code != 0) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof buffer);
-        text += ": ";
-        text += buffer;
-    }
-    ERR_clear_error();
-    return text;
+    return std::string(what) + ": " + take_openssl_error();
 }
 
 // SNI and X.509 reference identifiers carry no trailing dot (RFC 6066 §3).

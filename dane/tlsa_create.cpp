@@ -5,6 +5,8 @@
 // Options are checked before the file is read, so a typo is reported without touching the disk.
 #include "dane/tlsa_create.hpp"
 
+#include "dane/openssl_error.hpp"
+
 #include "dane/tlsa_record.hpp"
 
 #include <openssl/bio.h>
@@ -180,19 +182,6 @@ result<std::string> owner_name(const tlsa_create_options& options)
                                 "(RFC 1035 §2.3.4); the host name is too long");
     }
     return owner + ".";
-}
-
-/** The text of the oldest queued OpenSSL error, leaving the queue empty. */
-std::string take_openssl_error()
-{
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) {
-        return "unknown error";
-    }
-    std::array<char, 256> text{};
-    ERR_error_string_n(code, text.data(), text.size());
-    return text.data();
 }
 
 /** Never prompts: a certificate is not encrypted, and a CLI must not block on a terminal. */

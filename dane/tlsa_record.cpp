@@ -6,6 +6,8 @@
 // never throw on malformed text; they are exercised with random bytes under ASan/UBSan.
 #include "dane/tlsa_record.hpp"
 
+#include "dane/openssl_error.hpp"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -249,19 +251,6 @@ result<std::vector<std::uint8_t>> decode_hex(std::string_view input, std::size_t
                                 std::to_string(high_column) + " has no pair (RFC 6698 §2.2)");
     }
     return data;
-}
-
-/** The text of the oldest queued OpenSSL error, and an empty queue afterwards. */
-std::string take_openssl_error()
-{
-    const unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    if (code == 0) {
-        return "no OpenSSL error was queued";
-    }
-    std::array<char, 256> text{};
-    ERR_error_string_n(code, text.data(), text.size());
-    return text.data();
 }
 
 /** The DER bytes selector @p which picks from @p cert (RFC 6698 §2.1.2). */

@@ -364,6 +364,8 @@ server:
   verbosity: 1
   hide-version: yes
   hide-identity: yes
+  # Tests and benchmarks send many identical queries; response rate limiting would drop some.
+  rrl-ratelimit: 0
 remote-control:
   control-enable: no
 EOF
