@@ -66,12 +66,14 @@ int print_version()
 int main(int argc, char** argv)
 {
     CLI::App app{"danegate: a TLS reverse proxy that authenticates its upstreams with DANE"};
-    app.require_subcommand(1);
+    // Subcommands are checked after parsing, so that an unknown word is named in the error
+    // (CLI11's require_subcommand would only say that one is required).
+    app.require_subcommand(0, 1);
 
     auto* version = app.add_subcommand("version", "print the version");
 
     auto* tlsa = app.add_subcommand("tlsa", "create or verify TLSA records");
-    tlsa->require_subcommand(1);
+    tlsa->require_subcommand(0, 1);
 
     dane::tlsa_create_options create;
     std::string host;
@@ -111,6 +113,14 @@ int main(int argc, char** argv)
         return code == 0 ? 0 : exit_usage;
     }
 
+    for (CLI::App* command : {&app, tlsa}) {
+        if (command->parsed() && command->get_subcommands().empty()) {
+            const auto extra = command->remaining();
+            std::cerr << "danegate: " << (extra.empty() ? "a subcommand is required" : "unknown subcommand \"" + extra.front() + "\"")
+                      << "\n" << command->help();
+            return exit_usage;
+        }
+    }
     if (*version) {
         return print_version();
     }
