@@ -58,6 +58,8 @@ dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const d
                                                         (setup.skipped_.empty() ? "" : ": " + setup.skipped_));
         return setup;
     }
+    // Everything checked: only now may the handshake go ahead.
+    setup.rejection_.reset();
     setup.usable_records_ = loaded->usable;
     return setup;
 }

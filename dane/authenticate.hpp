@@ -53,7 +53,8 @@ private:
 
     const SSL* ssl_ = nullptr;
     int usable_records_ = 0;
-    std::optional<verdict> rejection_;
+    // Closed until prepare_dane_handshake opens it: a default-made setup forbids the handshake.
+    std::optional<verdict> rejection_ = verdict{reason::tls_error, std::nullopt, -1, "DANE was not set up"};
     std::string skipped_;
 };
 

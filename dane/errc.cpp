@@ -22,9 +22,7 @@ public:
         case errc::truncated_rdata: return "truncated TLSA rdata";
         case errc::bad_domain_name: return "invalid domain name";
         case errc::resolver_setup: return "resolver configuration rejected";
-        case errc::lookup_timeout: return "DNS lookup timed out";
         case errc::lookup_failed: return "DNS lookup failed";
-        case errc::resolver_closed: return "resolver shut down";
         case errc::certificate_load: return "cannot load certificate";
         case errc::tls_setup: return "TLS setup failed";
         }

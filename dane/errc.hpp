@@ -20,9 +20,7 @@ enum class errc {
     truncated_rdata,       ///< wire rdata shorter than the 3 fixed octets plus data
     bad_domain_name,       ///< a host or zone name that is not a valid domain name
     resolver_setup,        ///< libunbound rejected an option, anchor, stub or forwarder
-    lookup_timeout,        ///< our own per-lookup deadline expired
     lookup_failed,         ///< libunbound reported an error for the query
-    resolver_closed,       ///< the resolver was shut down with the lookup in flight
     certificate_load,      ///< a certificate file could not be read or parsed
     tls_setup,             ///< an OpenSSL call needed to set up DANE failed
 };

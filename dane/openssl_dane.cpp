@@ -38,6 +38,8 @@ result<void> prepare_upstream_context(SSL_CTX* ctx)
         return make_failure(errc::tls_setup, openssl_error("SSL_CTX_dane_enable"));
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    // A cert-verify callback replaces X509_verify_cert, and with it OpenSSL's DANE checks.
+    SSL_CTX_set_cert_verify_callback(ctx, nullptr, nullptr);
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
         return make_failure(errc::tls_setup, openssl_error("SSL_CTX_set_min_proto_version"));
     }
@@ -53,8 +55,16 @@ result<loaded_records> load_tlsa_records(SSL* ssl, const std::string& base_domai
     if (store != nullptr && sk_X509_OBJECT_num(X509_STORE_get0_objects(store)) > 0) {
         return make_failure(errc::tls_setup, "the upstream TLS context has a trust store; DANE upstreams must not");
     }
-    // Whatever the context says, this connection verifies the peer with no callback of anyone's.
+    // Whatever the context says, this connection verifies the peer with no callback of anyone's,
+    // against a store of its own that is empty: no CA file, CA path or store callback of the
+    // context can take part (DESIGN §1: the only trust is the TLSA records added below).
     SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+    X509_STORE* empty_store = X509_STORE_new();
+    const bool store_set = empty_store != nullptr && SSL_set1_verify_cert_store(ssl, empty_store) == 1;
+    X509_STORE_free(empty_store);
+    if (!store_set) {
+        return make_failure(errc::tls_setup, openssl_error("SSL_set1_verify_cert_store"));
+    }
 
     const std::string primary = without_trailing_dot(base_domain);
     if (policy.sni == sni_mode::fixed) {

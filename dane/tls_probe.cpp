@@ -2,6 +2,8 @@
 #include "dane/tls_probe.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -46,26 +48,27 @@ std::string time_text(const ASN1_TIME* time)
     return text;
 }
 
-// The reply of an SMTP server is complete at its last line, "NNN text" (RFC 5321 §4.2.1).
-bool smtp_reply_complete(const std::string& reply)
+// An SMTP reply is complete at its last line, "NNN text" or just "NNN"; the lines before it
+// read "NNN-text" (RFC 5321 §4.2.1). @p line ends in CRLF.
+bool last_smtp_line(const std::string& line)
 {
-    const auto start = reply.rfind('\n', reply.size() >= 2 ? reply.size() - 2 : 0);
-    const std::string last = reply.substr(start == std::string::npos ? 0 : start + 1);
-    return last.size() >= 4 && last[3] == ' ';
+    return line.size() == 5 || (line.size() > 5 && line[3] == ' ');
 }
 
 class probe : public std::enable_shared_from_this<probe> {
 public:
     probe(net::io_context& io, std::shared_ptr<const lookup_result> lookup, probe_options options,
           std::function<void(probe_result)> done)
-        : io_(io),
+        : strand_(net::make_strand(io)),
           lookup_(std::move(lookup)),
           options_(std::move(options)),
           done_(std::move(done)),
           tls_(net::ssl::context::tls_client),
-          deadline_(io)
+          deadline_(strand_)
     {
     }
+
+    net::strand<net::io_context::executor_type> executor() const { return strand_; }
 
     void start()
     {
@@ -73,7 +76,7 @@ public:
             finish(reason::tls_error, prepared.error().message());
             return;
         }
-        stream_.emplace(io_, tls_);
+        stream_.emplace(strand_, tls_);
         setup_ = prepare_dane_handshake(stream_->native_handle(), *lookup_, options_.policy);
         if (!setup_.may_handshake()) {
             result_.outcome = *setup_.rejection();
@@ -151,7 +154,7 @@ private:
             finish(reason::tls_error, "STARTTLS: SMTP reply too long");
             return;
         }
-        if (!smtp_reply_complete(smtp_reply_)) {
+        if (!last_smtp_line(line)) {
             read_smtp_line();
             return;
         }
@@ -243,7 +246,8 @@ private:
         }
     }
 
-    net::io_context& io_;
+    // Every handler, the deadline's included, runs on this strand: the io_context may have threads.
+    net::strand<net::io_context::executor_type> strand_;
     std::shared_ptr<const lookup_result> lookup_;
     probe_options options_;
     std::function<void(probe_result)> done_;
@@ -278,7 +282,8 @@ certificate_summary summarize_certificate(X509* cert)
 void async_probe(net::io_context& io, std::shared_ptr<const lookup_result> lookup, probe_options options,
                  std::function<void(probe_result)> done)
 {
-    std::make_shared<probe>(io, std::move(lookup), std::move(options), std::move(done))->start();
+    auto attempt = std::make_shared<probe>(io, std::move(lookup), std::move(options), std::move(done));
+    net::dispatch(attempt->executor(), [attempt] { attempt->start(); });
 }
 
 }  // namespace danegate::dane

@@ -5,6 +5,10 @@
 #include "dane/unbound_resolver.hpp"
 
 #include <algorithm>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 namespace danegate::dane {
 
@@ -16,145 +20,198 @@ std::string cache_key(const std::string& host, std::uint16_t port)
     return std::to_string(port) + " " + (name.empty() ? host : name);
 }
 
+using time_point = std::chrono::steady_clock::time_point;
+
 }  // namespace
 
+struct tlsa_cache::impl : std::enable_shared_from_this<impl> {
+    struct entry {
+        std::shared_ptr<const lookup_result> value;  // null until the first lookup completes
+        time_point expires;
+        time_point refresh_at;
+        bool in_flight = false;
+        std::vector<lookup_handler> waiters;
+        std::list<std::string>::iterator recency;
+    };
+
+    impl(cache_options o, lookup_function l, clock_function n)
+        : options(o), lookup(std::move(l)), now(std::move(n))
+    {
+    }
+
+    std::chrono::seconds cache_ttl(const lookup_result& result) const
+    {
+        const auto ttl = std::max(result.ttl, std::chrono::seconds{0});
+        switch (result.status) {
+        case dns_status::secure_records:
+            return std::min(ttl, options.max_ttl);
+        case dns_status::secure_nodata:
+        case dns_status::secure_nxdomain:
+        case dns_status::insecure:
+        case dns_status::bogus:
+            return std::min(ttl, options.negative_ttl);
+        case dns_status::dns_error:
+            // A failure has no TTL of its own: remember it briefly so a dead resolver is not
+            // asked again by every request, and retry soon (DESIGN §1).
+            return options.error_ttl;
+        }
+        return std::chrono::seconds{0};
+    }
+
+    void get(const std::string& host, std::uint16_t port, lookup_handler handler)
+    {
+        const std::string key = cache_key(host, port);
+        std::shared_ptr<const lookup_result> hit;
+        bool start = false;
+        {
+            std::lock_guard lock(mutex);
+            auto [it, inserted] = entries.try_emplace(key);
+            entry& e = it->second;
+            if (inserted) {
+                recency.push_front(key);
+                e.recency = recency.begin();
+            } else {
+                recency.splice(recency.begin(), recency, e.recency);
+            }
+            const auto t = now();
+            if (e.value && t < e.expires) {
+                ++stats.hits;
+                hit = e.value;
+                // Refresh ahead of expiry for names in use, so the next caller still hits.
+                if (t >= e.refresh_at && !e.in_flight) {
+                    e.in_flight = true;
+                    start = true;
+                    ++stats.refreshes;
+                    ++stats.lookups;
+                }
+            } else {
+                ++stats.misses;
+                e.waiters.push_back(std::move(handler));
+                if (!e.in_flight) {
+                    e.in_flight = true;
+                    start = true;
+                    ++stats.lookups;
+                }
+            }
+            if (inserted) {
+                evict_if_full();
+            }
+        }
+        if (start) {
+            lookup(host, port, [weak = weak_from_this(), key](std::shared_ptr<const lookup_result> result) {
+                if (auto self = weak.lock()) {
+                    self->on_lookup_done(key, std::move(result));
+                }
+            });
+        }
+        if (hit) {
+            handler(std::move(hit));
+        }
+    }
+
+    void on_lookup_done(const std::string& key, std::shared_ptr<const lookup_result> result)
+    {
+        std::vector<lookup_handler> waiters;
+        {
+            std::lock_guard lock(mutex);
+            auto it = entries.find(key);
+            if (it == entries.end()) {
+                return;  // entries with a lookup in flight are never evicted; nothing to update
+            }
+            entry& e = it->second;
+            e.in_flight = false;
+            waiters = std::move(e.waiters);
+            e.waiters.clear();
+            const auto t = now();
+            if (e.value && t < e.expires && result->status == dns_status::dns_error) {
+                // A failed refresh does not replace an answer whose own TTL still runs; try again
+                // after error_ttl rather than on every hit until then.
+                e.refresh_at = t + options.error_ttl;
+            } else {
+                const auto ttl = cache_ttl(*result);
+                e.value = result;
+                e.expires = t + ttl;
+                e.refresh_at = t + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       ttl * options.refresh_after);
+            }
+        }
+        for (auto& waiter : waiters) {
+            waiter(result);
+        }
+    }
+
+    // Walks from the least recently used end; entries with a lookup in flight stay, since their
+    // waiters are still to be answered. Called with the mutex held.
+    void evict_if_full()
+    {
+        auto it = recency.end();
+        while (entries.size() > options.max_entries && it != recency.begin()) {
+            --it;
+            auto found = entries.find(*it);
+            if (found != entries.end() && !found->second.in_flight) {
+                entries.erase(found);
+                it = recency.erase(it);
+                ++stats.evictions;
+            }
+        }
+    }
+
+    const cache_options options;
+    const lookup_function lookup;
+    const clock_function now;
+
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, entry> entries;
+    std::list<std::string> recency;  // front = most recently used
+    cache_stats stats;
+};
+
 tlsa_cache::tlsa_cache(cache_options options, lookup_function lookup, clock_function now)
-    : options_(options), lookup_(std::move(lookup)), now_(std::move(now))
+    : impl_(std::make_shared<impl>(options, std::move(lookup), std::move(now)))
 {
 }
 
-std::chrono::seconds tlsa_cache::cache_ttl(const lookup_result& result) const
+tlsa_cache::~tlsa_cache()
 {
-    const auto ttl = std::max(result.ttl, std::chrono::seconds{0});
-    switch (result.status) {
-    case dns_status::secure_records:
-        return std::min(ttl, options_.max_ttl);
-    case dns_status::secure_nodata:
-    case dns_status::secure_nxdomain:
-    case dns_status::insecure:
-    case dns_status::bogus:
-        return std::min(ttl, options_.negative_ttl);
-    case dns_status::dns_error:
-        // A failure has no TTL of its own: remember it briefly so a dead resolver is not asked
-        // again by every request, and retry soon (DESIGN §1).
-        return options_.error_ttl;
+    std::vector<lookup_handler> waiters;
+    {
+        std::lock_guard lock(impl_->mutex);
+        for (auto& [key, e] : impl_->entries) {
+            std::move(e.waiters.begin(), e.waiters.end(), std::back_inserter(waiters));
+            e.waiters.clear();
+        }
     }
-    return std::chrono::seconds{0};
+    if (waiters.empty()) {
+        return;
+    }
+    auto closed = std::make_shared<lookup_result>();
+    closed->status = dns_status::dns_error;
+    closed->detail = "TLSA cache shut down";
+    for (auto& waiter : waiters) {
+        waiter(closed);
+    }
 }
 
 void tlsa_cache::async_get(const std::string& host, std::uint16_t port, lookup_handler handler)
 {
-    const std::string key = cache_key(host, port);
-    std::shared_ptr<const lookup_result> hit;
-    bool start = false;
-    bool refresh = false;
-    {
-        std::lock_guard lock(mutex_);
-        auto [it, inserted] = entries_.try_emplace(key);
-        entry& e = it->second;
-        if (inserted) {
-            recency_.push_front(key);
-            e.recency = recency_.begin();
-        }
-        touch(e);
-        const auto now = now_();
-        if (e.value && now < e.expires) {
-            ++stats_.hits;
-            hit = e.value;
-            // Refresh ahead of expiry for names in use, so the next caller still hits.
-            if (now >= e.refresh_at && !e.in_flight) {
-                e.in_flight = true;
-                refresh = true;
-                ++stats_.refreshes;
-                ++stats_.lookups;
-            }
-        } else {
-            ++stats_.misses;
-            e.waiters.push_back(std::move(handler));
-            if (!e.in_flight) {
-                e.in_flight = true;
-                start = true;
-                ++stats_.lookups;
-            }
-        }
-        if (inserted) {
-            evict_if_full();
-        }
-    }
-    if (start || refresh) {
-        start_lookup(key, host, port);
-    }
-    if (hit) {
-        handler(std::move(hit));
-    }
+    impl_->get(host, port, std::move(handler));
 }
 
-void tlsa_cache::start_lookup(const std::string& key, const std::string& host, std::uint16_t port)
+std::chrono::seconds tlsa_cache::cache_ttl(const lookup_result& result) const
 {
-    lookup_(host, port, [this, key](std::shared_ptr<const lookup_result> result) {
-        on_lookup_done(key, std::move(result));
-    });
-}
-
-void tlsa_cache::on_lookup_done(const std::string& key, std::shared_ptr<const lookup_result> result)
-{
-    std::vector<lookup_handler> waiters;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(key);
-        if (it == entries_.end()) {
-            return;  // evicted while in flight cannot happen (in-flight entries are kept), but be safe
-        }
-        entry& e = it->second;
-        e.in_flight = false;
-        waiters = std::move(e.waiters);
-        e.waiters.clear();
-        const auto now = now_();
-        const bool still_valid = e.value && now < e.expires;
-        // A failed refresh does not replace an answer whose own TTL still runs.
-        if (!(still_valid && result->status == dns_status::dns_error)) {
-            const auto ttl = cache_ttl(*result);
-            e.value = result;
-            e.expires = now + ttl;
-            e.refresh_at = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(ttl * options_.refresh_after);
-        }
-    }
-    for (auto& waiter : waiters) {
-        waiter(result);
-    }
-}
-
-void tlsa_cache::touch(entry& e)
-{
-    recency_.splice(recency_.begin(), recency_, e.recency);
-}
-
-void tlsa_cache::evict_if_full()
-{
-    // Walk from the least recently used end; entries with a lookup in flight stay, since their
-    // waiters are still to be answered.
-    auto it = recency_.end();
-    while (entries_.size() > options_.max_entries && it != recency_.begin()) {
-        --it;
-        auto found = entries_.find(*it);
-        if (found != entries_.end() && !found->second.in_flight) {
-            entries_.erase(found);
-            it = recency_.erase(it);
-            ++stats_.evictions;
-        }
-    }
+    return impl_->cache_ttl(result);
 }
 
 cache_stats tlsa_cache::stats() const
 {
-    std::lock_guard lock(mutex_);
-    return stats_;
+    std::lock_guard lock(impl_->mutex);
+    return impl_->stats;
 }
 
 std::size_t tlsa_cache::size() const
 {
-    std::lock_guard lock(mutex_);
-    return entries_.size();
+    std::lock_guard lock(impl_->mutex);
+    return impl_->entries.size();
 }
 
 }  // namespace danegate::dane

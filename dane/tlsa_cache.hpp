@@ -10,12 +10,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <list>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 namespace danegate::dane {
 
@@ -37,8 +33,10 @@ struct cache_stats {
 };
 
 /**
- * Thread-safe; must outlive the lookups it starts. A hit calls the handler inline on the caller's thread; a miss calls it on whatever
+ * Thread-safe. A hit calls the handler inline on the caller's thread; a miss calls it on whatever
  * thread the lookup completes on (the resolver's strand): post to your own executor if needed.
+ * Lookups in flight may outlive the cache: their results are then dropped, and callers still
+ * waiting are answered dns_error ("TLSA cache shut down") by the destructor.
  */
 class tlsa_cache {
 public:
@@ -48,6 +46,7 @@ public:
 
     tlsa_cache(cache_options options, lookup_function lookup,
                clock_function now = [] { return std::chrono::steady_clock::now(); });
+    ~tlsa_cache();
 
     tlsa_cache(const tlsa_cache&) = delete;
     tlsa_cache& operator=(const tlsa_cache&) = delete;
@@ -61,29 +60,10 @@ public:
     cache_stats stats() const;
     std::size_t size() const;
 
+    struct impl;
+
 private:
-    struct entry {
-        std::shared_ptr<const lookup_result> value;  // null until the first lookup completes
-        std::chrono::steady_clock::time_point expires;
-        std::chrono::steady_clock::time_point refresh_at;
-        bool in_flight = false;
-        std::vector<lookup_handler> waiters;
-        std::list<std::string>::iterator recency;
-    };
-
-    void start_lookup(const std::string& key, const std::string& host, std::uint16_t port);
-    void on_lookup_done(const std::string& key, std::shared_ptr<const lookup_result> result);
-    void touch(entry& e);
-    void evict_if_full();
-
-    const cache_options options_;
-    const lookup_function lookup_;
-    const clock_function now_;
-
-    mutable std::mutex mutex_;
-    std::unordered_map<std::string, entry> entries_;
-    std::list<std::string> recency_;  // front = most recently used
-    cache_stats stats_;
+    std::shared_ptr<impl> impl_;  // shared with lookups in flight, which hold it weakly
 };
 
 }  // namespace danegate::dane

@@ -39,8 +39,8 @@ int severity(dns_status status)
 
 class tlsa_lookup : public std::enable_shared_from_this<tlsa_lookup> {
 public:
-    tlsa_lookup(unbound_resolver& resolver, std::string host, std::uint16_t port, lookup_handler done)
-        : resolver_(resolver), done_(std::move(done))
+    tlsa_lookup(resolver_handle resolver, std::string host, std::uint16_t port, lookup_handler done)
+        : resolver_(std::move(resolver)), done_(std::move(done))
     {
         result_.host = normalize_domain_name(host);
         result_.port = port;
@@ -82,7 +82,7 @@ private:
                 result_.addresses.push_back(std::move(text));
             }
         }
-        address_ttl_ = std::min(ipv4_.ttl, ipv6_.ttl);
+        answers_ttl_ = std::min(ipv4_.ttl, ipv6_.ttl);
         const std::string& canonical = !ipv4_.canonical_name.empty() ? ipv4_.canonical_name : ipv6_.canonical_name;
         const bool aliased = !canonical.empty() && canonical != result_.host;
 
@@ -131,6 +131,9 @@ private:
 
     void on_tlsa_answer(dns_answer answer, bool fallback_to_original)
     {
+        // The result lives no longer than any answer it rests on: a denial at the expanded name
+        // that sent us to the original name expires with its own (often short) TTL.
+        answers_ttl_ = std::min(answers_ttl_, answer.ttl);
         const bool secure_denial = answer.status == dns_status::secure_nodata ||
                                    answer.status == dns_status::secure_nxdomain;
         if (fallback_to_original && secure_denial) {
@@ -139,7 +142,7 @@ private:
         }
         result_.status = answer.status;
         result_.detail = answer.detail;
-        result_.ttl = std::min(answer.ttl, address_ttl_);
+        result_.ttl = answers_ttl_;
         result_.reference_names.push_back(result_.base_domain);
         if (!expanded_name_.empty()) {
             const std::string& other = result_.base_domain == result_.host ? expanded_name_ : result_.host;
@@ -169,7 +172,7 @@ private:
     {
         result_.status = status;
         result_.detail = std::move(detail);
-        result_.ttl = address_ttl_;
+        result_.ttl = answers_ttl_;
         complete();
     }
 
@@ -178,13 +181,13 @@ private:
         done_(std::make_shared<const lookup_result>(std::move(result_)));
     }
 
-    unbound_resolver& resolver_;
+    resolver_handle resolver_;  // not the resolver itself: a lookup may outlive it
     lookup_handler done_;
     lookup_result result_;
     dns_answer ipv4_;
     dns_answer ipv6_;
     int address_answers_ = 0;
-    std::chrono::seconds address_ttl_{0};
+    std::chrono::seconds answers_ttl_{0};  // the smallest TTL of the answers used so far
     std::string expanded_name_;
     std::string invalid_host_;
 };
@@ -199,7 +202,7 @@ std::string tlsa_owner_name(std::uint16_t port, const std::string& absolute_host
 void async_lookup_tlsa(unbound_resolver& resolver, std::string host, std::uint16_t port,
                        lookup_handler done)
 {
-    std::make_shared<tlsa_lookup>(resolver, std::move(host), port, std::move(done))->start();
+    std::make_shared<tlsa_lookup>(resolver.handle(), std::move(host), port, std::move(done))->start();
 }
 
 }  // namespace danegate::dane

@@ -18,9 +18,10 @@ class unbound_resolver;
 using lookup_handler = std::function<void(std::shared_ptr<const lookup_result>)>;
 
 /**
- * Looks up the TLSA RRset for @p host and @p port over TCP and calls @p done exactly once, on the
- * resolver's strand.
- * @param resolver must outlive the lookup.
+ * Looks up the TLSA RRset for @p host and @p port over TCP and calls @p done exactly once: on the
+ * resolver's strand, or at once on the calling thread when the host name is invalid or the
+ * resolver is gone.
+ * @param resolver may be destroyed while the lookup is in flight (it then ends in dns_error).
  * @param host a host name, with or without the trailing dot; an invalid one yields dns_error.
  */
 void async_lookup_tlsa(unbound_resolver& resolver, std::string host, std::uint16_t port,

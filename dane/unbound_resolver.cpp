@@ -29,14 +29,25 @@ namespace {
 // unbound's built-in local zones for special-use names (unbound.conf(5), "local-zone" defaults;
 // RFC 6761, RFC 6762, RFC 8375, RFC 7686, AS112). A private zone below one of them is answered
 // NXDOMAIN locally unless the default is turned off with `local-zone: <name> nodefault`.
-constexpr std::array<std::string_view, 31> special_use_zones{
-    "localhost.", "test.", "invalid.", "onion.", "home.arpa.", "resolver.arpa.", "service.arpa.",
-    "127.in-addr.arpa.", "10.in-addr.arpa.", "16.172.in-addr.arpa.", "17.172.in-addr.arpa.",
-    "18.172.in-addr.arpa.", "19.172.in-addr.arpa.", "20.172.in-addr.arpa.", "21.172.in-addr.arpa.",
-    "22.172.in-addr.arpa.", "23.172.in-addr.arpa.", "24.172.in-addr.arpa.", "25.172.in-addr.arpa.",
-    "26.172.in-addr.arpa.", "27.172.in-addr.arpa.", "28.172.in-addr.arpa.", "29.172.in-addr.arpa.",
-    "30.172.in-addr.arpa.", "31.172.in-addr.arpa.", "168.192.in-addr.arpa.", "0.in-addr.arpa.",
-    "254.169.in-addr.arpa.", "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "64.100.in-addr.arpa.",
+constexpr std::array special_use_zones{
+    std::string_view{"localhost."}, std::string_view{"test."}, std::string_view{"invalid."},
+    std::string_view{"onion."}, std::string_view{"home.arpa."}, std::string_view{"resolver.arpa."},
+    std::string_view{"service.arpa."},
+    // Reverse zones: loopback, RFC 1918, RFC 6598, link local, documentation, this network.
+    std::string_view{"127.in-addr.arpa."}, std::string_view{"10.in-addr.arpa."},
+    std::string_view{"16.172.in-addr.arpa."}, std::string_view{"17.172.in-addr.arpa."},
+    std::string_view{"18.172.in-addr.arpa."}, std::string_view{"19.172.in-addr.arpa."},
+    std::string_view{"20.172.in-addr.arpa."}, std::string_view{"21.172.in-addr.arpa."},
+    std::string_view{"22.172.in-addr.arpa."}, std::string_view{"23.172.in-addr.arpa."},
+    std::string_view{"24.172.in-addr.arpa."}, std::string_view{"25.172.in-addr.arpa."},
+    std::string_view{"26.172.in-addr.arpa."}, std::string_view{"27.172.in-addr.arpa."},
+    std::string_view{"28.172.in-addr.arpa."}, std::string_view{"29.172.in-addr.arpa."},
+    std::string_view{"30.172.in-addr.arpa."}, std::string_view{"31.172.in-addr.arpa."},
+    std::string_view{"168.192.in-addr.arpa."}, std::string_view{"100.in-addr.arpa."},
+    std::string_view{"254.169.in-addr.arpa."}, std::string_view{"2.0.192.in-addr.arpa."},
+    std::string_view{"100.51.198.in-addr.arpa."}, std::string_view{"113.0.203.in-addr.arpa."},
+    std::string_view{"0.in-addr.arpa."}, std::string_view{"255.255.255.255.in-addr.arpa."},
+    std::string_view{"ip6.arpa."} /* ::1, ::, fd00::/8, fe80::/10, 2001:db8::/32 all sit below */,
 };
 
 bool is_subdomain_or_equal(std::string_view name, std::string_view zone)
@@ -94,8 +105,13 @@ dns_answer classify(int err, const ub_result* result, const std::string& qname)
     answer.ttl = std::chrono::seconds{std::max(result->ttl, 0)};
     answer.canonical_name = qname;
     if (result->canonname != nullptr) {
-        if (auto canonical = normalize_domain_name(result->canonname); !canonical.empty()) {
-            answer.canonical_name = std::move(canonical);
+        answer.canonical_name = normalize_domain_name(result->canonname);
+        if (answer.canonical_name.empty()) {
+            // An alias target we cannot spell would silently drop the expanded name from the
+            // TLSA lookup order (RFC 7671 §7): refuse rather than guess.
+            answer.status = dns_status::dns_error;
+            answer.detail = qname + " is an alias for a name danegate cannot use: " + result->canonname;
+            return answer;
         }
     }
     if (result->bogus) {
@@ -171,7 +187,8 @@ std::string normalize_domain_name(std::string_view name)
 
 struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
     struct query {
-        int id = 0;
+        std::uint64_t serial = 0;  // never reused, unlike the query's address
+        int id = 0;                // libunbound's async_id
         std::string name;
         handler on_answer;
         net::steady_timer deadline;
@@ -185,9 +202,10 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
     ub_ctx* ctx;
     net::posix::stream_descriptor pipe;
     std::chrono::milliseconds timeout;
-    std::map<query*, std::unique_ptr<query>> in_flight;
+    std::map<std::uint64_t, std::unique_ptr<query>> in_flight;
+    std::uint64_t next_serial = 0;
     bool waiting = false;
-    bool closed = false;
+    std::string closed_because;  // empty while the resolver works
     std::atomic<std::uint64_t> sent{0};
 
     impl(net::io_context& context, ub_ctx* c, std::chrono::milliseconds t)
@@ -195,16 +213,28 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
     {
     }
 
-    ~impl() { close_now(); }
+    // The last reference goes on the strand (handlers hold it) or while the io_context is being
+    // destroyed; either way no ub_process runs. Queries still here have nobody left to answer.
+    ~impl()
+    {
+        for (const auto& [serial, q] : in_flight) {
+            ub_cancel(ctx, q->id);
+        }
+        in_flight.clear();
+        // The pipe belongs to libunbound: release it so Asio does not close it under ub_ctx_delete.
+        pipe.release();
+        ub_ctx_delete(ctx);
+    }
 
     void start(std::string name, int type, handler on_answer)
     {
-        if (closed) {
-            net::post(strand, [h = std::move(on_answer)] { h(error_answer("resolver shut down")); });
+        if (!closed_because.empty()) {
+            net::post(strand, [h = std::move(on_answer), why = closed_because] { h(error_answer(why)); });
             return;
         }
         auto owned = std::make_unique<query>(strand, this);
         query* q = owned.get();
+        q->serial = ++next_serial;
         q->name = std::move(name);
         q->on_answer = std::move(on_answer);
         const int err = ub_resolve_async(ctx, q->name.c_str(), type, 1 /* IN */, q, &on_result, &q->id);
@@ -215,11 +245,11 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
             return;
         }
         ++sent;
-        in_flight.emplace(q, std::move(owned));
+        in_flight.emplace(q->serial, std::move(owned));
         q->deadline.expires_after(timeout);
-        q->deadline.async_wait([self = shared_from_this(), q](boost::system::error_code ec) {
+        q->deadline.async_wait([self = shared_from_this(), serial = q->serial](boost::system::error_code ec) {
             if (!ec) {
-                self->on_deadline(q);
+                self->on_deadline(serial);
             }
         });
         wait_for_results();
@@ -233,32 +263,41 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
         }
         waiting = true;
         pipe.async_wait(net::posix::descriptor_base::wait_read,
-                        [self = shared_from_this()](boost::system::error_code ec) {
-                            self->waiting = false;
-                            if (self->closed) {
-                                return;
-                            }
-                            if (ec && ec != net::error::operation_aborted) {
-                                self->fail_all_in_flight();
-                                return;
-                            }
-                            if (!ec) {
-                                // Runs the callbacks of every result that is ready, on the strand.
-                                ub_process(self->ctx);
-                            }
-                            // A wait cancelled while idle may meet a query started since.
-                            self->wait_for_results();
-                        });
+                        [self = shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
     }
 
-    void on_deadline(query* q)
+    void on_readable(boost::system::error_code ec)
     {
-        if (!in_flight.contains(q)) {
+        waiting = false;
+        if (!closed_because.empty()) {
             return;
         }
-        ub_cancel(ctx, q->id);  // its callback will not be called any more
+        if (ec && ec != net::error::operation_aborted) {
+            close("libunbound's result pipe failed: " + ec.message());
+            return;
+        }
+        if (!ec) {
+            // Runs the callbacks of every result that is ready, here on the strand.
+            if (int err = ub_process(ctx); err != 0) {
+                // UB_PIPE and the like: the worker thread is gone and no answer will come.
+                close(std::string("libunbound failed: ") + ub_strerror(err));
+                return;
+            }
+        }
+        // A wait cancelled while idle may meet a query started since.
+        wait_for_results();
+    }
+
+    void on_deadline(std::uint64_t serial)
+    {
+        auto it = in_flight.find(serial);
+        if (it == in_flight.end()) {
+            return;
+        }
+        ub_cancel(ctx, it->second->id);  // its callback will not be called any more
         const auto seconds = std::chrono::duration<double>(timeout).count();
-        finish(q, error_answer("no answer for " + q->name + " within " + std::to_string(seconds).substr(0, 4) + " s"));
+        finish(serial, error_answer("no answer for " + it->second->name + " within " +
+                                    std::to_string(seconds).substr(0, 4) + " s"));
     }
 
     static void on_result(void* my_data, int err, ub_result* result)
@@ -266,12 +305,12 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
         auto* q = static_cast<query*>(my_data);
         dns_answer answer = classify(err, result, q->name);
         ub_resolve_free(result);
-        q->owner->finish(q, std::move(answer));
+        q->owner->finish(q->serial, std::move(answer));
     }
 
-    void finish(query* q, dns_answer answer)
+    void finish(std::uint64_t serial, dns_answer answer)
     {
-        auto node = in_flight.extract(q);
+        auto node = in_flight.extract(serial);
         if (node.empty()) {
             return;
         }
@@ -286,28 +325,17 @@ struct unbound_resolver::impl : std::enable_shared_from_this<impl> {
         net::post(strand, [h = std::move(owned->on_answer), a = std::move(answer)]() mutable { h(std::move(a)); });
     }
 
-    void fail_all_in_flight()
+    /** Answers every query in flight, and every later one, with dns_error and @p why. */
+    void close(std::string why)
     {
-        closed = true;
+        closed_because = std::move(why);
         while (!in_flight.empty()) {
-            query* q = in_flight.begin()->first;
-            ub_cancel(ctx, q->id);
-            finish(q, error_answer("resolver shut down"));
+            auto it = in_flight.begin();
+            ub_cancel(ctx, it->second->id);
+            finish(it->first, error_answer(closed_because));
         }
-    }
-
-    void close_now()
-    {
-        if (ctx == nullptr) {
-            return;
-        }
-        fail_all_in_flight();
         boost::system::error_code ignored;
         pipe.cancel(ignored);
-        // The pipe belongs to libunbound: release it so Asio does not close it under ub_ctx_delete.
-        pipe.release();
-        ub_ctx_delete(ctx);
-        ctx = nullptr;
     }
 };
 
@@ -430,22 +458,36 @@ unbound_resolver::unbound_resolver(std::shared_ptr<impl> state) : impl_(std::mov
 
 unbound_resolver::~unbound_resolver()
 {
-    impl_->close_now();
+    // On the strand, like every other touch of the context. If the io_context never runs again,
+    // the handler is destroyed with it and the last reference closes the context in ~impl.
+    auto strand = impl_->strand;
+    net::dispatch(strand, [self = std::move(impl_)] { self->close("resolver shut down"); });
 }
 
 void unbound_resolver::resolve(std::string name, int type, handler on_answer)
 {
-    net::dispatch(impl_->strand, [self = impl_, name = std::move(name), type, h = std::move(on_answer)]() mutable {
-        self->start(std::move(name), type, std::move(h));
-    });
+    handle().resolve(std::move(name), type, std::move(on_answer));
+}
+
+resolver_handle unbound_resolver::handle() const
+{
+    return resolver_handle(impl_);
 }
 
 void unbound_resolver::shutdown()
 {
-    net::dispatch(impl_->strand, [self = impl_] {
-        self->fail_all_in_flight();
-        boost::system::error_code ignored;
-        self->pipe.cancel(ignored);
+    net::dispatch(impl_->strand, [self = impl_] { self->close("resolver shut down"); });
+}
+
+void resolver_handle::resolve(std::string name, int type, unbound_resolver::handler on_answer) const
+{
+    auto state = impl_.lock();
+    if (!state) {
+        on_answer(error_answer("resolver shut down"));
+        return;
+    }
+    net::dispatch(state->strand, [state, name = std::move(name), type, h = std::move(on_answer)]() mutable {
+        state->start(std::move(name), type, std::move(h));
     });
 }
 

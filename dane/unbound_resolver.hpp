@@ -70,12 +70,14 @@ inline constexpr int aaaa = 28;
 inline constexpr int tlsa = 52;
 }  // namespace rr_type
 
+class resolver_handle;
+
 /**
  * A libunbound context on an io_context. Thread-safe: resolve() may be called from any thread;
  * handlers run on the resolver's internal strand and must not block (post elsewhere if needed).
- * Destroy it only after the io_context has stopped running, or from a thread that is not running
- * it while no handler of this resolver executes; queries still in flight then complete with
- * errc::resolver_closed, posted to the io_context.
+ * Destroying it closes the context on its strand: queries in flight complete with dns_error
+ * ("resolver shut down") if the io_context runs again; objects that may outlive it send queries
+ * through a resolver_handle.
  */
 class unbound_resolver {
 public:
@@ -94,6 +96,9 @@ public:
 
     /** Looks up (@p name, @p type, class IN) and calls @p on_answer exactly once. */
     void resolve(std::string name, int type, handler on_answer);
+
+    /** A handle that stays safe to use after this resolver is destroyed. */
+    resolver_handle handle() const;
 
     /** Completes every query in flight with dns_error ("resolver shut down"); later ones too. */
     void shutdown();
@@ -115,6 +120,22 @@ public:
 private:
     explicit unbound_resolver(std::shared_ptr<impl> state);
     std::shared_ptr<impl> impl_;
+};
+
+/**
+ * A non-owning, copyable way to query an unbound_resolver, for objects that may outlive it (a
+ * lookup in flight, a cache). Once the resolver is gone, resolve() answers dns_error ("resolver
+ * shut down") at once, on the calling thread.
+ */
+class resolver_handle {
+public:
+    /** Looks up (@p name, @p type, class IN) and calls @p on_answer exactly once. */
+    void resolve(std::string name, int type, unbound_resolver::handler on_answer) const;
+
+private:
+    friend class unbound_resolver;
+    explicit resolver_handle(std::weak_ptr<unbound_resolver::impl> state) : impl_(std::move(state)) {}
+    std::weak_ptr<unbound_resolver::impl> impl_;
 };
 
 /** Lower case, absolute ("App.Example" -> "app.example."); empty when not a valid host name. */

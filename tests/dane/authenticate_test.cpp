@@ -105,6 +105,7 @@ INSTANTIATE_TEST_SUITE_P(
                       matrix_case{"app.child", reason::authenticated, "3 1 1", 0},
                       matrix_case{"alias", reason::authenticated, "3 1 1", 0},
                       matrix_case{"alias2", reason::authenticated, "3 1 1", 0},
+                      matrix_case{"aliasbogus", reason::bogus, "", -1},
                       matrix_case{"wild", reason::authenticated, "3 1 1", 0}),
     case_name);
 
@@ -130,16 +131,25 @@ private:
     net::ip::tcp::acceptor acceptor_;
 };
 
-// A plain TCP server on 127.0.0.40 that answers one connection with text, not TLS.
+// A plain TCP server on 127.0.0.40 that answers one connection with text, not TLS. It gives up
+// after a few seconds, so a test that never connects fails instead of hanging in the destructor.
 class plaintext_server {
 public:
     plaintext_server() : acceptor_(io_, {net::ip::make_address("127.0.0.40"), testbed::get().port()})
     {
+        acceptor_.non_blocking(true);
         thread_ = std::thread([this] {
-            boost::system::error_code ec;
+            const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{5};
             net::ip::tcp::socket socket(io_);
-            acceptor_.accept(socket, ec);
+            boost::system::error_code ec = net::error::would_block;
+            while (ec == net::error::would_block && std::chrono::steady_clock::now() < give_up) {
+                acceptor_.accept(socket, ec);
+                if (ec == net::error::would_block) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+                }
+            }
             if (!ec) {
+                socket.non_blocking(false);
                 net::write(socket, net::buffer(std::string_view("HTTP/1.0 400 Not TLS\r\n\r\n")), ec);
             }
         });
@@ -158,7 +168,9 @@ protected:
     std::shared_ptr<const dane::lookup_result> lookup_redirected(const std::string& label)
     {
         auto found = lookup(label);
-        EXPECT_TRUE(found);
+        if (!found) {
+            throw std::runtime_error("no lookup result for " + label);
+        }
         auto copy = std::make_shared<dane::lookup_result>(*found);
         copy->addresses = {"127.0.0.40"};
         return copy;
@@ -263,7 +275,14 @@ TEST_F(dane_traps, authenticate_never_accepts_an_ssl_it_did_not_set_up)
     EXPECT_EQ(dane::authenticate(other, setup, {}).outcome, reason::tls_error);
     EXPECT_EQ(dane::authenticate(nullptr, setup, {}).outcome, reason::tls_error);
     // And the prepared one, without a handshake, has no DANE match: mismatch, not authenticated.
-    EXPECT_FALSE(dane::authenticate(prepared, setup, {}).authenticated());
+    EXPECT_EQ(dane::authenticate(prepared, setup, {}).outcome, reason::mismatch);
+}
+
+TEST_F(dane_traps, a_setup_that_was_never_prepared_forbids_the_handshake)
+{
+    const dane::dane_setup never_prepared;
+    EXPECT_FALSE(never_prepared.may_handshake());
+    EXPECT_EQ(dane::authenticate(fresh_ssl(), never_prepared, {}).outcome, reason::tls_error);
 }
 
 TEST_F(dane_traps, a_rejection_stands_whatever_the_handshake_says)
@@ -306,6 +325,11 @@ TEST_F(dane_traps, sni_is_the_tlsa_base_domain_unless_told_otherwise)
     ASSERT_TRUE(dane::prepare_dane_handshake(by_default, *found, {}).may_handshake());
     ASSERT_NE(SSL_get_servername(by_default, TLSEXT_NAMETYPE_host_name), nullptr);
     EXPECT_STREQ(SSL_get_servername(by_default, TLSEXT_NAMETYPE_host_name), "ee311.dg.test");
+
+    // Behind a CNAME the SNI is the expanded name, the TLSA base domain (RFC 7671 §7), not the alias.
+    SSL* aliased = fresh_ssl();
+    ASSERT_TRUE(dane::prepare_dane_handshake(aliased, *lookup("alias"), {}).may_handshake());
+    EXPECT_STREQ(SSL_get_servername(aliased, TLSEXT_NAMETYPE_host_name), "ee311.dg.test");
 
     dane::dane_policy none;
     none.sni = dane::sni_mode::none;

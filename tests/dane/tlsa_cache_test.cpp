@@ -220,6 +220,10 @@ TEST_F(tlsa_cache_bookkeeping, a_failed_refresh_keeps_the_answer_whose_ttl_still
     EXPECT_EQ(get(cache, "a.example"), good);  // served, and refreshed (with an error)
     EXPECT_EQ(lookups_["a.example"], 2);
     EXPECT_EQ(get(cache, "a.example")->status, dns_status::secure_records) << "the error did not replace it";
+    EXPECT_EQ(lookups_["a.example"], 2) << "and the next refresh waits error_ttl, not the next hit";
+    now_ += 6s;
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 3);
     now_ += 30s;
     EXPECT_EQ(get(cache, "a.example")->status, dns_status::dns_error) << "past its TTL, the error shows";
 }
@@ -233,6 +237,26 @@ TEST_F(tlsa_cache_bookkeeping, names_differing_in_case_or_trailing_dot_share_an_
     std::shared_ptr<const dane::lookup_result> other_port;
     cache.async_get("app.example", 8443, [&other_port](auto r) { other_port = std::move(r); });
     EXPECT_NE(other_port, first) << "the port is part of the key";
+}
+
+TEST(tlsa_cache_lifetime, waiters_are_answered_when_the_cache_goes_first)
+{
+    dane::lookup_handler pending_lookup;
+    std::shared_ptr<const dane::lookup_result> answer;
+    {
+        dane::tlsa_cache cache({}, [&](const std::string&, std::uint16_t, dane::lookup_handler done) {
+            pending_lookup = std::move(done);
+        });
+        cache.async_get("a.example", 443, [&answer](auto r) { answer = std::move(r); });
+        EXPECT_FALSE(answer);
+    }
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, dns_status::dns_error);
+    EXPECT_EQ(answer->detail, "TLSA cache shut down");
+    // The lookup completing after the cache is gone is dropped, not a use after free.
+    auto late = std::make_shared<dane::lookup_result>();
+    late->status = dns_status::secure_records;
+    pending_lookup(late);
 }
 
 TEST(rrset_digest, does_not_depend_on_record_order)

@@ -152,9 +152,15 @@ TEST_F(unbound_resolver_test, shutdown_completes_queries_in_flight)
     EXPECT_EQ(detail, "resolver shut down");
 
     // Queries after shutdown complete at once, with the same answer.
-    resolver->resolve("ee311.dg.test.", dane::rr_type::a, [&](dane::dns_answer) { ++completed; });
+    detail.clear();
+    resolver->resolve("ee311.dg.test.", dane::rr_type::a, [&](dane::dns_answer answer) {
+        ++completed;
+        detail = answer.detail;
+        EXPECT_EQ(answer.status, dns_status::dns_error);
+    });
     run();
     EXPECT_EQ(completed, 4);
+    EXPECT_EQ(detail, "resolver shut down");
 }
 
 TEST_F(unbound_resolver_test, destruction_with_queries_in_flight_completes_them)
@@ -168,12 +174,34 @@ TEST_F(unbound_resolver_test, destruction_with_queries_in_flight_completes_them)
     resolver->resolve("ee311.dg.test.", dane::rr_type::tlsa, [&](dane::dns_answer answer) {
         ++completed;
         EXPECT_EQ(answer.status, dns_status::dns_error);
+        EXPECT_EQ(answer.detail, "resolver shut down");
     });
+    std::shared_ptr<const dane::lookup_result> lookup_result;
+    dane::async_lookup_tlsa(*resolver, "ee311.dg.test", 443, [&](auto r) { lookup_result = std::move(r); });
     io_.restart();
     io_.run_for(std::chrono::milliseconds{100});
+    const auto handle = resolver->handle();
     resolver.reset();
     run();
     EXPECT_EQ(completed, 1);
+    // A TLSA lookup in flight outlives the resolver and ends in dns_error, not in a dangling call.
+    ASSERT_TRUE(lookup_result);
+    EXPECT_EQ(lookup_result->status, dns_status::dns_error);
+    // So does a handle kept past the resolver: it answers at once.
+    std::optional<dane::dns_answer> late;
+    handle.resolve("ee311.dg.test.", dane::rr_type::a, [&](dane::dns_answer a) { late = std::move(a); });
+    ASSERT_TRUE(late);
+    EXPECT_EQ(late->status, dns_status::dns_error);
+}
+
+TEST_F(unbound_resolver_test, servfail_is_dns_error_not_insecure)
+{
+    // NSD refuses names outside its zones; libunbound turns that into SERVFAIL, which carries
+    // neither the secure nor the bogus flag and must not be mistaken for an unsigned answer.
+    auto result = lookup(*resolver_, "app.example", 443);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, dns_status::dns_error);
+    EXPECT_NE(result->detail.find("SERVFAIL"), std::string::npos) << result->detail;
 }
 
 TEST_F(unbound_resolver_test, answers_carry_ttl_and_canonical_name)

@@ -286,6 +286,9 @@ alias         CNAME ee311.$zone.
 plain         A     127.0.0.10
 alias2        CNAME plain.$zone.
 $t.alias2     TLSA  $right
+; The expanded name is bogus: the right record at the original name must NOT be used (RFC 7671 §7).
+aliasbogus    CNAME bogus.$zone.
+$t.aliasbogus TLSA  $right
 wild          A     127.0.0.10
 *._tcp.wild   TLSA  $right
 
