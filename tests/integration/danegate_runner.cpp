@@ -56,18 +56,6 @@ private:
     int fd_;
 };
 
-/** Exit code, or 128 + signal number, as a shell reports it. */
-int decode(int status)
-{
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
-    }
-    return -1;
-}
-
 std::vector<std::string> split_lines(const std::string& text)
 {
     std::vector<std::string> lines;
@@ -257,7 +245,7 @@ cli_result run_danegate(const std::vector<std::string>& args, std::chrono::milli
         }
         std::this_thread::sleep_for(std::chrono::milliseconds{5});
     }
-    result.exit_code = decode(status);
+    result.exit_code = decode_status(status);
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
     return result;
 }

@@ -99,16 +99,6 @@ std::filesystem::path resolve(const std::string& program)
     return path;
 }
 
-int decode_status(int status)
-{
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
-    }
-    return -1;
-}
 
 /**
  * fork + execv. stdin is /dev/null; stdout/stderr are `out_fd`/`err_fd` when >= 0, else
@@ -249,6 +239,17 @@ bool is_executable_file(const std::filesystem::path& path)
 }
 
 }  // namespace
+
+int decode_status(int status)
+{
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return -1;
+}
 
 child_process::child_process(std::vector<std::string> argv, std::filesystem::path log_file)
     : command_(join(argv)), log_file_(std::move(log_file)), owner_(::getpid())

@@ -73,6 +73,9 @@ private:
     mutable std::optional<int> exit_code_;
 };
 
+/** A waitpid() status as a shell reports it: the exit code, or 128 + the signal number. */
+int decode_status(int status);
+
 /**
  * Runs `argv` to completion (argv[0] resolved like child_process does) with stdin /dev/null and
  * stderr inherited. stdout is captured into `*output` (replacing its content) when `output` is
