@@ -5,7 +5,7 @@
 
 namespace danegate::proxy {
 
-dane::result<dane::resolver_options> to_resolver_options(const resolver_flags& flags)
+dane::result<dane::resolver_options> to_resolver_options(const resolver_flags& flags, const std::string& root_anchor)
 {
     dane::resolver_options options;
     options.trust_anchor_files = flags.trust_anchor_files;
@@ -30,12 +30,12 @@ dane::result<dane::resolver_options> to_resolver_options(const resolver_flags& f
         }
     }
     if (options.trust_anchor_files.empty() && options.unbound_conf.empty()) {
-        if (!std::filesystem::exists(default_root_anchor)) {
+        if (!std::filesystem::exists(root_anchor)) {
             return dane::make_failure(dane::errc::resolver_setup,
-                                      std::string("no trust anchor: give --trust-anchor-file or --unbound-conf (") +
-                                          default_root_anchor + " is not there)");
+                                      "no trust anchor: give --trust-anchor-file or --unbound-conf (" + root_anchor +
+                                          " is not there)");
         }
-        options.trust_anchor_files.emplace_back(default_root_anchor);
+        options.trust_anchor_files.push_back(root_anchor);
     }
     return options;
 }

@@ -21,9 +21,10 @@ inline constexpr const char* default_root_anchor = "/usr/share/dns/root.key";
 
 /**
  * The resolver options the flags ask for. Without --trust-anchor-file or --unbound-conf the root
- * anchor at default_root_anchor is used when present; otherwise there is no trust anchor at all,
+ * anchor file @p root_anchor is used when present; otherwise there is no trust anchor at all,
  * which is an error, since nothing could ever validate (fail closed, DESIGN §1).
  */
-dane::result<dane::resolver_options> to_resolver_options(const resolver_flags& flags);
+dane::result<dane::resolver_options> to_resolver_options(const resolver_flags& flags,
+                                                        const std::string& root_anchor = default_root_anchor);
 
 }  // namespace danegate::proxy
