@@ -27,7 +27,7 @@ struct listen_address {
 
 /** "app1.corp.example:8443": an upstream endpoint, authenticated by _8443._tcp.app1.corp.example. */
 struct endpoint_address {
-    std::string host;  ///< a DNS name (lower case, no trailing dot) or an IP literal
+    std::string host;  ///< a DNS name, lower case, no trailing dot (never an IP: DANE needs a name)
     std::uint16_t port = 0;
     source_mark mark;
 };
@@ -48,12 +48,16 @@ struct resolver_config {
     duration negative_ttl = 30s;
     duration error_ttl = 5s;
     source_mark mark;
+    source_mark trust_anchor_file_mark;  ///< where trust_anchor_file was written (file errors)
+    source_mark unbound_conf_mark;       ///< where unbound_conf was written (file errors)
 };
 
 struct certificate_pair {
     std::string cert;  ///< PEM file: the certificate, then its chain
     std::string key;   ///< PEM file: the private key
     source_mark mark;
+    source_mark cert_mark;  ///< where cert was written (file and PEM errors)
+    source_mark key_mark;   ///< where key was written (file, PEM and mismatch errors)
 };
 
 enum class tls_version { tls1_2, tls1_3 };
@@ -72,12 +76,15 @@ struct route_match {
     std::optional<std::string> path_prefix;  ///< "/api/" (HTTP)
     std::optional<std::string> sni;          ///< exact or "*." wildcard (TCP listeners, or HTTP too)
     source_mark mark;
+    source_mark host_mark;         ///< where host was written (a tcp listener may not use it)
+    source_mark path_prefix_mark;  ///< where path_prefix was written (likewise)
 };
 
 struct route {
     route_match match;
     std::string upstream;  ///< the name of an upstream
     source_mark mark;
+    source_mark upstream_mark;  ///< where the upstream name was written (unknown-upstream errors)
 };
 
 struct listener {
@@ -87,6 +94,7 @@ struct listener {
     listener_tls tls;
     std::vector<route> routes;  ///< first match wins
     source_mark mark;
+    source_mark name_mark;  ///< where name was written (duplicate-name errors)
 };
 
 enum class dane_usage { dane_ta, dane_ee };
@@ -135,6 +143,9 @@ struct upstream {
     upstream_timeouts timeouts;
     health_config health;
     source_mark mark;
+    source_mark name_mark;       ///< where name was written (duplicate-name errors)
+    source_mark endpoints_mark;  ///< where endpoints was written (endpoints-and-srv errors)
+    source_mark srv_mark;        ///< where srv was written
 };
 
 struct admin_config {
@@ -168,6 +179,7 @@ struct config {
     log_config log;
     limits_config limits;
     duration drain_timeout = 30s;
+    source_mark mark;  ///< the top-level mapping (errors about the file as a whole)
 };
 
 }  // namespace danegate::conf

@@ -1,7 +1,10 @@
 // danegate's entry point: command-line parsing and subcommand dispatch, nothing more (DESIGN §2).
-// Exit codes: 0 success (authenticated), 1 not authenticated, 2 usage or configuration error.
+// Exit codes: 0 success (authenticated), 1 not authenticated (`check`: the configuration is invalid),
+// 2 usage or configuration error.
+#include "conf/load.hpp"
 #include "dane/tlsa_create.hpp"
 #include "dane/tlsa_verify.hpp"
+#include "proxy/build_from_config.hpp"
 #include "proxy/resolver_flags.hpp"
 
 #include <CLI/CLI.hpp>
@@ -9,6 +12,7 @@
 #include <openssl/opensslv.h>
 
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -16,13 +20,33 @@ using namespace danegate;
 
 constexpr int exit_usage = 2;
 
-void add_resolver_flags(CLI::App& command, proxy::resolver_flags& flags)
+std::vector<CLI::Option*> add_resolver_flags(CLI::App& command, proxy::resolver_flags& flags)
 {
-    command.add_option("--trust-anchor-file", flags.trust_anchor_files, "DS or DNSKEY lines of a trust anchor")
-        ->check(CLI::ExistingFile);
-    command.add_option("--stub", flags.stubs, "stub zone served by ADDR@PORT (repeatable)")->type_name("ZONE=ADDR@PORT");
-    command.add_option("--forward", flags.forwarders, "forward queries to ADDR@PORT (repeatable)")->type_name("ADDR@PORT");
-    command.add_option("--unbound-conf", flags.unbound_conf, "unbound.conf read by libunbound")->check(CLI::ExistingFile);
+    return {
+        command.add_option("--trust-anchor-file", flags.trust_anchor_files, "DS or DNSKEY lines of a trust anchor")
+            ->check(CLI::ExistingFile),
+        command.add_option("--stub", flags.stubs, "stub zone served by ADDR@PORT (repeatable)")->type_name("ZONE=ADDR@PORT"),
+        command.add_option("--forward", flags.forwarders, "forward queries to ADDR@PORT (repeatable)")->type_name("ADDR@PORT"),
+        command.add_option("--unbound-conf", flags.unbound_conf, "unbound.conf read by libunbound")->check(CLI::ExistingFile),
+    };
+}
+
+/** The resolver of `-c FILE` when given, else the one the resolver flags describe. */
+dane::result<dane::resolver_options> resolver_from(const std::optional<std::string>& config_file,
+                                                   const proxy::resolver_flags& flags)
+{
+    if (!config_file) {
+        return proxy::to_resolver_options(flags);
+    }
+    const auto loaded = conf::load_config(*config_file);
+    if (!loaded.ok()) {
+        std::string errors;
+        for (const auto& error : loaded.errors) {
+            errors += (errors.empty() ? "" : "\n") + error.to_string();
+        }
+        return dane::make_failure(dane::errc::resolver_setup, errors);
+    }
+    return proxy::to_resolver_options(loaded.value->resolver);
 }
 
 int run_tlsa_create(const dane::tlsa_create_options& options)
@@ -36,10 +60,10 @@ int run_tlsa_create(const dane::tlsa_create_options& options)
     return 0;
 }
 
-int run_tlsa_verify(dane::tlsa_verify_options options, const proxy::resolver_flags& flags,
-                    const std::string& starttls)
+int run_tlsa_verify(dane::tlsa_verify_options options, const std::optional<std::string>& config_file,
+                    const proxy::resolver_flags& flags, const std::string& starttls)
 {
-    auto resolver = proxy::to_resolver_options(flags);
+    auto resolver = resolver_from(config_file, flags);
     if (!resolver) {
         std::cerr << "danegate: " << resolver.error().message() << "\n";
         return exit_usage;
@@ -52,6 +76,20 @@ int run_tlsa_verify(dane::tlsa_verify_options options, const proxy::resolver_fla
         return exit_usage;
     }
     return *authenticated ? 0 : 1;
+}
+
+/** `danegate check`: every error as FILE:LINE:COL: message on stderr and exit 1, or "ok" and 0. */
+int run_check(const std::string& file)
+{
+    const auto loaded = conf::load_config(file);
+    if (!loaded.ok()) {
+        for (const auto& error : loaded.errors) {
+            std::cerr << error.to_string() << "\n";
+        }
+        return 1;
+    }
+    std::cout << "ok\n";
+    return 0;
 }
 
 int print_version()
@@ -71,6 +109,10 @@ int main(int argc, char** argv)
     app.require_subcommand(0, 1);
 
     auto* version = app.add_subcommand("version", "print the version");
+
+    std::string check_file = "danegate.yaml";
+    auto* check = app.add_subcommand("check", "validate a configuration; errors as FILE:LINE:COL: message");
+    check->add_option("-c,--config", check_file, "configuration file")->capture_default_str();
 
     auto* tlsa = app.add_subcommand("tlsa", "create or verify TLSA records");
     tlsa->require_subcommand(0, 1);
@@ -104,7 +146,11 @@ int main(int argc, char** argv)
     verify_cmd->add_option("PORT", verify.port, "TCP port")->required()->check(CLI::Range(1, 65535));
     verify_cmd->add_option("--starttls", starttls, "upgrade a plaintext protocol first")
         ->check(CLI::IsMember({"none", "smtp"}));
-    add_resolver_flags(*verify_cmd, flags);
+    std::optional<std::string> verify_config;
+    auto* config_opt = verify_cmd->add_option("-c,--config", verify_config, "take the resolver from this configuration");
+    for (CLI::Option* flag : add_resolver_flags(*verify_cmd, flags)) {
+        config_opt->excludes(flag);
+    }
 
     try {
         app.parse(argc, argv);
@@ -124,6 +170,9 @@ int main(int argc, char** argv)
     if (*version) {
         return print_version();
     }
+    if (*check) {
+        return run_check(check_file);
+    }
     if (*create_cmd) {
         create.usage = static_cast<std::uint8_t>(usage);
         create.selector = static_cast<std::uint8_t>(selector);
@@ -134,5 +183,5 @@ int main(int argc, char** argv)
         }
         return run_tlsa_create(create);
     }
-    return run_tlsa_verify(std::move(verify), flags, starttls);
+    return run_tlsa_verify(std::move(verify), verify_config, flags, starttls);
 }
