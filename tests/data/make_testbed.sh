@@ -299,6 +299,15 @@ $t.notls      TLSA  $right
 shortttl      A     127.0.0.10
 $t.shortttl 2 IN TLSA $right
 
+; danegate_http_test_backend (HTTPS + WebSocket, keep-alive) for end-to-end proxy tests.
+web50         A     127.0.0.50
+$t.web50      TLSA  $right
+web51         A     127.0.0.51
+$t.web51      TLSA  3 1 1 $ee_rsa_spki_sha256
+webwrong      A     127.0.0.50
+$t.webwrong   TLSA  3 1 1 $wrong_sha256
+webnxd        A     127.0.0.50
+
 child         NS    ns.$zone.
 expired       NS    ns.$zone.
 unsigned      NS    ns.$zone.

@@ -29,6 +29,9 @@
 #ifndef DANEGATE_SMTP_TEST_SERVER
 #error "DANEGATE_SMTP_TEST_SERVER (path of the danegate_smtp_test_server binary) must be defined"
 #endif
+#ifndef DANEGATE_HTTP_TEST_BACKEND
+#error "DANEGATE_HTTP_TEST_BACKEND (path of the danegate_http_test_backend binary) must be defined"
+#endif
 
 namespace danegate::test {
 namespace {
@@ -38,8 +41,20 @@ using namespace std::chrono_literals;
 constexpr auto start_timeout = 10s;
 
 /** Every address a backend listens on (or, for .40, a test's own plain listener). */
-constexpr std::array backend_addresses{"127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20", "127.0.0.21",
-                                       "127.0.0.22", "127.0.0.23", "127.0.0.30", "127.0.0.40"};
+constexpr std::array backend_addresses{"127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20",
+                                       "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.30",
+                                       "127.0.0.40", "127.0.0.50", "127.0.0.51"};
+
+/** The danegate_http_test_backend instances: name (also --name), address, certificate base name. */
+struct http_backend_spec {
+    const char* name;
+    const char* address;
+    const char* cert;
+};
+constexpr std::array http_backend_specs{
+    http_backend_spec{"ee50", "127.0.0.50", "ee"},
+    http_backend_spec{"rsa51", "127.0.0.51", "ee-rsa"},
+};
 
 /** Closes a descriptor on scope exit. */
 struct socket_guard {
@@ -114,7 +129,7 @@ std::uint16_t pick_backend_port()
             return port;
         }
     }
-    throw std::runtime_error("no TCP port free on all of 127.0.0.10-40 after 100 attempts");
+    throw std::runtime_error("no TCP port free on all of 127.0.0.10-51 after 100 attempts");
 }
 
 /** A port free for both UDP and TCP on 127.0.0.1 (NSD needs both). */
@@ -424,6 +439,19 @@ void testbed::start_backends()
         dir_ / "logs" / "smtp-127.0.0.30.log"));
     waits.emplace_back(processes_.back().get(), "127.0.0.30");
 
+    for (const auto& b : http_backend_specs) {
+        const auto record = file(std::string("http-backend-") + b.name + ".record");
+        write_file(record, "");  // exists (empty) even before the first request
+        processes_.push_back(std::make_unique<child_process>(
+            std::vector<std::string>{DANEGATE_HTTP_TEST_BACKEND, "--listen", std::string(b.address) + ":" + port,
+                                     "--cert", file(std::string(b.cert) + ".pem").string(), "--key",
+                                     file(std::string(b.cert) + ".key").string(), "--record", record.string(),
+                                     "--name", b.name},
+            dir_ / "logs" / (std::string("http-backend-") + b.name + ".log")));
+        waits.emplace_back(processes_.back().get(), b.address);
+        http_backends_.emplace(b.name, http_backend{b.address, record});
+    }
+
     for (const auto& [process, address] : waits) {
         wait_until_accepting(*process, address, port_);
     }
@@ -451,6 +479,43 @@ std::string testbed::digest(std::string_view key) const
         throw std::out_of_range("testbed::digest: no " + std::string(key) + " in digests.env");
     }
     return found->second;
+}
+
+std::vector<std::string> testbed::backend_names() const
+{
+    std::vector<std::string> names;
+    for (const auto& b : http_backend_specs) {
+        names.emplace_back(b.name);
+    }
+    return names;
+}
+
+std::string testbed::backend_address(std::string_view name) const
+{
+    const auto found = http_backends_.find(name);
+    if (found == http_backends_.end()) {
+        throw std::out_of_range("testbed::backend_address: no HTTP backend " + std::string(name));
+    }
+    return found->second.address + ":" + std::to_string(port_);
+}
+
+std::filesystem::path testbed::backend_record(std::string_view name) const
+{
+    const auto found = http_backends_.find(name);
+    if (found == http_backends_.end()) {
+        throw std::out_of_range("testbed::backend_record: no HTTP backend " + std::string(name));
+    }
+    return found->second.record;
+}
+
+std::vector<std::string> testbed::backend_requests(std::string_view name) const
+{
+    std::istringstream content(read_file(backend_record(name)));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(content, line);) {
+        lines.push_back(std::move(line));
+    }
+    return lines;
 }
 
 }  // namespace danegate::test

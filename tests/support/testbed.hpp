@@ -24,10 +24,14 @@ namespace danegate::test {
  * the backends (waited for until they accept):
  *   127.0.0.10 ee.pem            127.0.0.20 ta-leaf + int + root     127.0.0.30 SMTP STARTTLS, ee.pem
  *   127.0.0.11 ee-rsa.pem        127.0.0.21 ta-other + int + root    127.0.0.40 nothing (tests' own)
- *   127.0.0.12 ee-expired.pem    127.0.0.22 ta-expired + int + root
- *                                127.0.0.23 ta-noroot + int only
- * The HTTPS backends are `openssl s_server -www` (answer any GET with a status page, one
- * connection at a time). Teardown stops every process and removes the directory unless the
+ *   127.0.0.12 ee-expired.pem    127.0.0.22 ta-expired + int + root  127.0.0.50 HTTP "ee50", ee.pem
+ *                                127.0.0.23 ta-noroot + int only     127.0.0.51 HTTP "rsa51", ee-rsa.pem
+ * The HTTPS backends on .1x and .2x are `openssl s_server -www` (answer any GET with a status
+ * page, one connection at a time). The two on .50/.51 are danegate_http_test_backend
+ * (tests/support/http_test_backend.cpp: /echo, /bytes/N, /chunked/N, /slow/MS, /status/CODE,
+ * /stats, WebSocket echo on /ws; keep-alive, many connections, TLS resumption), the upstreams
+ * for end-to-end proxy tests; each records every request it receives (backend_record()).
+ * Teardown stops every process and removes the directory unless the
  * environment variable DANEGATE_KEEP_TESTBED is set. Every process also dies with the test
  * process if that crashes.
  *
@@ -83,7 +87,33 @@ public:
      */
     std::string digest(std::string_view key) const;
 
+    /** The names of the HTTP test backends: {"ee50", "rsa51"}. */
+    std::vector<std::string> backend_names() const;
+
+    /**
+     * "127.0.0.50:<port>" for "ee50", "127.0.0.51:<port>" for "rsa51": where that
+     * danegate_http_test_backend listens. Throws std::out_of_range for an unknown name.
+     */
+    std::string backend_address(std::string_view name) const;
+
+    /**
+     * The file in dir() where backend `name` appends one line per request header it receives,
+     * "<connection_id> <METHOD> <target>", flushed at once (created empty at start-up). The test
+     * bed's readiness probe only connects, so it records nothing. Throws std::out_of_range for an
+     * unknown name.
+     */
+    std::filesystem::path backend_record(std::string_view name) const;
+
+    /** The lines of backend_record(name) so far, in order (compare counts before and after). */
+    std::vector<std::string> backend_requests(std::string_view name) const;
+
 private:
+    /** A danegate_http_test_backend the test bed started. */
+    struct http_backend {
+        std::string address;  // numeric IPv4
+        std::filesystem::path record;
+    };
+
     /** Removes the directory when destroyed (declared first, so it goes last). */
     struct temp_dir {
         std::filesystem::path path;
@@ -104,6 +134,7 @@ private:
     std::uint16_t port_ = 0;
     std::uint16_t dns_port_ = 0;
     std::map<std::string, std::string, std::less<>> digests_;
+    std::map<std::string, http_backend, std::less<>> http_backends_;
     std::vector<std::unique_ptr<child_process>> processes_;
 };
 

@@ -1,0 +1,275 @@
+// HTTP/1.1 message rules for the relay; see http_rules.hpp. Each rule cites its RFC section.
+#include "proxy/http_rules.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <vector>
+
+namespace danegate::proxy {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+std::string_view trim(std::string_view text) noexcept
+{
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+std::string lower(std::string_view text)
+{
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+/** The comma-separated list elements of every @p name field, trimmed, empty ones dropped (RFC 9110 §5.6.1). */
+template <class Fields, class Name>
+std::vector<std::string> list_values(const Fields& fields, Name name)
+{
+    std::vector<std::string> items;
+    auto range = fields.equal_range(name);
+    for (auto it = range.first; it != range.second; ++it) {
+        std::string_view value(it->value().data(), it->value().size());
+        while (!value.empty()) {
+            const auto comma = value.find(',');
+            const auto item = trim(value.substr(0, comma));
+            if (!item.empty()) {
+                items.push_back(lower(item));
+            }
+            value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+        }
+    }
+    return items;
+}
+
+template <class Fields, class Name>
+std::size_t count(const Fields& fields, Name name)
+{
+    auto range = fields.equal_range(name);
+    return static_cast<std::size_t>(std::distance(range.first, range.second));
+}
+
+// RFC 3986 §3.2.2 reg-name: unreserved / pct-encoded / sub-delims.
+bool reg_name_char(char c) noexcept
+{
+    const auto u = static_cast<unsigned char>(c);
+    return std::isalnum(u) || std::string_view("-._~!$&'()*+,;=%").find(c) != std::string_view::npos;
+}
+
+/** Whether the framing fields conflict (shared by requests and responses). */
+template <bool IsRequest>
+std::optional<std::string> framing_problem(const http::header<IsRequest>& message)
+{
+    const bool has_te = message.count(http::field::transfer_encoding) > 0;
+    const bool has_cl = message.count(http::field::content_length) > 0;
+    // RFC 9112 §6.3 (3): both present "ought to be handled as an error"; a proxy that picked
+    // one would disagree with some other hop about where the message ends (request smuggling).
+    if (has_te && has_cl) {
+        return "both Content-Length and Transfer-Encoding";
+    }
+    // RFC 9110 §8.6: several Content-Length fields (or a list) are invalid unless all equal; we
+    // do not repair them.
+    if (has_cl && (count(message, http::field::content_length) > 1
+                   || list_values(message, http::field::content_length).size() != 1)) {
+        return "more than one Content-Length";
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+bool valid_host(std::string_view host) noexcept
+{
+    if (host.empty()) {
+        return false;  // RFC 9112 §3.2: an empty Host is only for URIs without authority
+    }
+    std::string_view name = host;
+    std::string_view port;
+    if (host.front() == '[') {
+        // IP-literal (RFC 3986 §3.2.2): hex digits, ':' and '.' inside brackets.
+        const auto close = host.find(']');
+        if (close == std::string_view::npos || close < 3) {
+            return false;
+        }
+        for (char c : host.substr(1, close - 1)) {
+            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
+                return false;
+            }
+        }
+        const auto rest = host.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return false;
+            }
+            port = rest.substr(1);
+        }
+        name = {};
+    } else {
+        const auto colon = host.rfind(':');
+        if (colon != std::string_view::npos) {
+            name = host.substr(0, colon);
+            port = host.substr(colon + 1);
+            if (name.empty()) {
+                return false;
+            }
+        }
+        if (!std::all_of(name.begin(), name.end(), reg_name_char)) {
+            return false;
+        }
+    }
+    // port = *DIGIT (RFC 3986 §3.2.3); we also want it to fit in 16 bits.
+    return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) && port.size() <= 5;
+}
+
+std::optional<request_problem> check_request(const http::request_header<>& request)
+{
+    // RFC 9110 §6.2: we speak HTTP/1.x only (Beast parses any single-digit version).
+    if (request.version() != 10 && request.version() != 11) {
+        return request_problem{505, "HTTP version not supported"};
+    }
+    // RFC 9110 §9.3.6: CONNECT turns us into a tunnel to an arbitrary place: not offered.
+    if (request.method() == http::verb::connect) {
+        return request_problem{501, "CONNECT is not supported"};
+    }
+    // RFC 9112 §3.2: origin-form, or asterisk-form for OPTIONS (§3.2.4). absolute-form
+    // (§3.2.2) is for forward proxies; not accepted yet.
+    const auto target = request.target();
+    const bool origin_form = !target.empty() && target.front() == '/';
+    const bool asterisk_form = target == "*" && request.method() == http::verb::options;
+    if (!origin_form && !asterisk_form) {
+        return request_problem{400, "request-target must be origin-form"};
+    }
+    // RFC 9112 §3.2: a server MUST answer 400 to a request lacking Host, with more than one
+    // Host, or with an invalid Host. We require it of HTTP/1.0 too: routing needs it.
+    if (count(request, http::field::host) != 1) {
+        return request_problem{400, "exactly one Host header is required"};
+    }
+    const auto host = request[http::field::host];
+    if (!valid_host({host.data(), host.size()})) {
+        return request_problem{400, "invalid Host header"};
+    }
+    if (auto problem = framing_problem(request)) {
+        return request_problem{400, *problem};
+    }
+    if (request.count(http::field::transfer_encoding) > 0) {
+        // RFC 9112 §6.1: Transfer-Encoding is an HTTP/1.1 feature; in a 1.0 message the
+        // framing is faulty.
+        if (request.version() == 10) {
+            return request_problem{400, "Transfer-Encoding in an HTTP/1.0 request"};
+        }
+        // RFC 9112 §6.1: a coding we do not understand is 501; chunked must be the final coding
+        // of a request (§6.3 (4)). We re-chunk the body, so only plain "chunked" is relayed.
+        const auto codings = list_values(request, http::field::transfer_encoding);
+        if (codings.empty() || codings.back() != "chunked") {
+            return request_problem{400, "chunked is not the final transfer coding"};
+        }
+        if (codings.size() != 1) {
+            return request_problem{501, "transfer coding not implemented"};
+        }
+    }
+    // RFC 9110 §7.8: Upgrade. Only a WebSocket handshake (RFC 6455 §4.1) will be tunnelled;
+    // until that lands it is 501 rather than silently answered as a plain GET. Any other
+    // protocol (h2c, ...) is refused outright (DESIGN §4).
+    if (request.count(http::field::upgrade) > 0) {
+        const auto protocols = list_values(request, http::field::upgrade);
+        if (protocols.size() == 1 && protocols.front() == "websocket") {
+            return request_problem{501, "WebSocket tunnelling is not implemented yet"};
+        }
+        return request_problem{400, "only WebSocket upgrades are accepted"};
+    }
+    // RFC 9110 §10.1.1: the only expectation is 100-continue; anything else is 417.
+    if (request.count(http::field::expect) > 0) {
+        const auto expectations = list_values(request, http::field::expect);
+        if (expectations.size() != 1 || expectations.front() != "100-continue") {
+            return request_problem{417, "unsupported expectation"};
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> check_response(const http::response_header<>& response)
+{
+    // RFC 9112 §4: status-code is 3 digits; 1xx are handled by the session, not relayed as final.
+    if (response.result_int() < 100 || response.result_int() > 599) {
+        return "invalid status code " + std::to_string(response.result_int());
+    }
+    if (response.version() != 10 && response.version() != 11) {
+        return "unsupported HTTP version";
+    }
+    if (response.result() == http::status::switching_protocols) {
+        return "101 Switching Protocols without an Upgrade request";  // we never send Upgrade
+    }
+    if (auto problem = framing_problem(response)) {
+        return *problem;
+    }
+    if (response.count(http::field::transfer_encoding) > 0) {
+        // RFC 9112 §6.3 (4): a response whose final coding is not chunked is close-delimited;
+        // we keep it simple and only relay plain chunked.
+        const auto codings = list_values(response, http::field::transfer_encoding);
+        if (codings.size() != 1 || codings.front() != "chunked") {
+            return "unsupported Transfer-Encoding";
+        }
+    }
+    return std::nullopt;
+}
+
+void remove_hop_by_hop(http::fields& fields)
+{
+    // RFC 9110 §7.6.1: an intermediary removes every field named in Connection, then Connection
+    // itself and the fields that are hop-by-hop by definition (Keep-Alive, Proxy-Connection, TE,
+    // Transfer-Encoding, Upgrade; Trailer announces fields of a chunked body we re-frame).
+    for (const auto& name : list_values(fields, http::field::connection)) {
+        // Host and Content-Length are end-to-end whatever a client claims (RFC 9110 §7.6.1: a
+        // sender MUST NOT list such fields); the session resets them explicitly anyway.
+        if (name != "host" && name != "content-length") {
+            fields.erase(name);
+        }
+    }
+    for (const auto name : {http::field::connection, http::field::keep_alive, http::field::proxy_connection,
+                            http::field::te, http::field::trailer, http::field::transfer_encoding,
+                            http::field::upgrade}) {
+        fields.erase(name);
+    }
+}
+
+void append_via(http::fields& fields)
+{
+    // RFC 9110 §7.6.3: each intermediary appends received-protocol and a pseudonym.
+    std::string via;
+    auto range = fields.equal_range(http::field::via);
+    for (auto it = range.first; it != range.second; ++it) {
+        via.append(it->value().data(), it->value().size());
+        via += ", ";
+    }
+    via += "1.1 danegate";
+    fields.set(http::field::via, via);
+}
+
+void add_forwarding_headers(http::fields& fields, std::string_view client_address, std::string_view host)
+{
+    // X-Forwarded-For: the client's list, then the address we saw (de-facto; RFC 7239 §5.2 for
+    // the standard Forwarded equivalent). Several fields are combined into one list.
+    std::string forwarded_for;
+    auto range = fields.equal_range("X-Forwarded-For");
+    for (auto it = range.first; it != range.second; ++it) {
+        forwarded_for.append(it->value().data(), it->value().size());
+        forwarded_for += ", ";
+    }
+    forwarded_for.append(client_address);
+    fields.set("X-Forwarded-For", forwarded_for);
+    // Proto and Host describe this hop only: whatever the client claimed is replaced.
+    fields.set("X-Forwarded-Proto", "https");
+    fields.set("X-Forwarded-Host", host);
+    append_via(fields);
+}
+
+}  // namespace danegate::proxy

@@ -1,0 +1,56 @@
+// The HTTP/1.1 rules danegate applies to every message it relays (DESIGN §4), as pure functions
+// over Beast headers so they are tested without sockets: request validation (RFC 9112 §3.2 Host,
+// §6.1/§6.3 framing), hop-by-hop removal (RFC 9110 §7.6.1), and the forwarding headers
+// (RFC 9110 §7.6.3 Via, plus the de-facto X-Forwarded-*).
+#pragma once
+
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace danegate::proxy {
+
+/** Why a request is refused before routing: the status to answer and a short text for the body. */
+struct request_problem {
+    unsigned status = 400;
+    std::string text;
+};
+
+/**
+ * Checks a request header as parsed by Beast: version, request-target form, exactly one valid
+ * Host, unambiguous framing, supported Transfer-Encoding, no CONNECT, no Upgrade (WebSocket not
+ * tunnelled yet), Expect.
+ * @return the problem, or nullopt when the request may be routed.
+ */
+std::optional<request_problem> check_request(const boost::beast::http::request_header<>& request);
+
+/** Whether @p host is a valid Host field value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2). */
+bool valid_host(std::string_view host) noexcept;
+
+/**
+ * Checks an upstream response header (DESIGN §4: conflicting framing is 502, never relayed).
+ * @return a description of the problem, or nullopt.
+ */
+std::optional<std::string> check_response(const boost::beast::http::response_header<>& response);
+
+/**
+ * Removes the hop-by-hop fields of RFC 9110 §7.6.1 from @p fields: every field named in
+ * Connection, then Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding and
+ * Upgrade. Content-Length stays (callers reframe the body explicitly).
+ */
+void remove_hop_by_hop(boost::beast::http::fields& fields);
+
+/**
+ * Adds what the next hop should know about the client: X-Forwarded-For with @p client_address
+ * appended to any list the client sent, X-Forwarded-Proto "https", X-Forwarded-Host @p host,
+ * and "1.1 danegate" appended to Via (RFC 9110 §7.6.3).
+ */
+void add_forwarding_headers(boost::beast::http::fields& fields, std::string_view client_address, std::string_view host);
+
+/** Appends "1.1 danegate" to Via (responses too, RFC 9110 §7.6.3). */
+void append_via(boost::beast::http::fields& fields);
+
+}  // namespace danegate::proxy

@@ -1,0 +1,763 @@
+// The downstream HTTP/1.1 session: TLS handshake, then per request: read the header (bounded by
+// limits.header_bytes and limits.header_timeout), validate it (http_rules), route it, obtain a
+// DANE-authenticated upstream from the connector, relay the request and the response with bounded
+// buffers in both directions (Beast buffer_body: 16 KiB at a time, never the whole body), and keep
+// the connection alive when both sides allow. Every step has a deadline. Runs on the strand made
+// at accept; the upstream leg shares it, so nothing here takes a lock.
+#include "proxy/http_session.hpp"
+
+#include "proxy/errc.hpp"
+#include "proxy/http_rules.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <limits>
+#include <optional>
+
+namespace danegate::proxy {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t body_chunk = 16 * 1024;
+constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
+
+std::string to_text(beast::string_view view)
+{
+    return {view.data(), view.size()};
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+public:
+    http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
+                 std::shared_ptr<const listener_runtime> listener)
+        : state_(std::move(state)),
+          listener_(std::move(listener)),
+          limits_(state_->config->limits),
+          client_(std::move(socket), listener_->tls->context()),
+          deadline_(client_.get_executor())
+    {
+        error_code ec;
+        const auto remote = client_.lowest_layer().remote_endpoint(ec);
+        if (!ec) {
+            client_ip_ = remote.address().to_string();
+            client_text_ = client_ip_ + ":" + std::to_string(remote.port());
+        }
+    }
+
+    ~http_session()
+    {
+        if (tracker_id_ != 0) {
+            state_->connections.remove(tracker_id_);
+        }
+    }
+
+    void start()
+    {
+        // The drain function may run on any thread: it only posts to this session's strand.
+        std::weak_ptr<http_session> weak = shared_from_this();
+        auto executor = client_.get_executor();
+        tracker_id_ = state_->connections.add([weak, executor] {
+            net::post(executor, [weak] {
+                if (auto self = weak.lock()) {
+                    self->on_drain();
+                }
+            });
+        });
+        do_handshake();
+    }
+
+private:
+    enum class side { client, upstream };
+
+    // ---- deadlines (STYLE rec. 3): one timer, re-armed before every operation ---------------
+
+    void arm(conf::duration timeout, side which)
+    {
+        ++generation_;
+        deadline_.expires_after(timeout);
+        deadline_.async_wait([self = shared_from_this(), generation = generation_, which](error_code ec) {
+            self->on_deadline(ec, generation, which);
+        });
+    }
+
+    void disarm()
+    {
+        ++generation_;
+        deadline_.cancel();
+    }
+
+    void on_deadline(error_code ec, unsigned generation, side which)
+    {
+        if (ec || generation != generation_) {
+            return;  // cancelled, or an older deadline that fired after its operation finished
+        }
+        error_code ignored;
+        if (which == side::upstream) {
+            // Close only the upstream: the pending upstream operation fails and the client
+            // can still get its 504.
+            upstream_timed_out_ = true;
+            if (upstream_) {
+                upstream_->stream.lowest_layer().close(ignored);
+            }
+        } else {
+            client_timed_out_ = true;
+            client_.lowest_layer().close(ignored);
+            if (upstream_) {
+                upstream_->stream.lowest_layer().close(ignored);
+            }
+        }
+    }
+
+    // ---- TLS ----------------------------------------------------------------------------------
+
+    void do_handshake()
+    {
+        arm(limits_.header_timeout, side::client);
+        client_.async_handshake(net::ssl::stream_base::server,
+                                [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
+    }
+
+    void on_handshake(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            spdlog::debug("{}: TLS handshake failed: {}", client_text_, client_timed_out_ ? "timed out" : ec.message());
+            do_close();
+            return;
+        }
+        if (const char* name = SSL_get_servername(client_.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+            sni_ = name;
+        }
+        do_wait_request();
+    }
+
+    // ---- request header -----------------------------------------------------------------------
+
+    // Waiting for the first byte of a request is idle time (limits.idle_timeout); from there the
+    // whole header must arrive within limits.header_timeout (slow-header defence).
+    void do_wait_request()
+    {
+        if (state_->draining.load()) {
+            do_close();
+            return;
+        }
+        if (client_buffer_.size() > 0) {
+            do_read_header();
+            return;
+        }
+        waiting_idle_ = true;
+        arm(limits_.idle_timeout, side::client);
+        client_.async_read_some(client_buffer_.prepare(4096),
+                                [self = shared_from_this()](error_code ec, std::size_t n) { self->on_first_bytes(ec, n); });
+    }
+
+    void on_first_bytes(error_code ec, std::size_t n)
+    {
+        waiting_idle_ = false;
+        disarm();
+        if (ec) {
+            do_close();  // idle timeout, EOF between requests, drain: nothing to answer
+            return;
+        }
+        client_buffer_.commit(n);
+        do_read_header();
+    }
+
+    void do_read_header()
+    {
+        reset_request();
+        request_parser_.emplace();
+        request_parser_->header_limit(static_cast<std::uint32_t>(
+            std::min<std::size_t>(limits_.header_bytes, std::numeric_limits<std::uint32_t>::max())));
+        // The body is streamed 16 KiB at a time, never held whole: no body limit is needed here.
+        request_parser_->body_limit(no_body_limit);
+        arm(limits_.header_timeout, side::client);
+        http::async_read_header(client_, client_buffer_, *request_parser_,
+                                [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_header(ec); });
+    }
+
+    void on_read_header(error_code ec)
+    {
+        disarm();
+        started_ = std::chrono::steady_clock::now();
+        record_.time = std::chrono::system_clock::now();
+        if (ec) {
+            if (client_timed_out_) {
+                // RFC 9110 §15.5.9: the header did not arrive in time. The socket is closed.
+                spdlog::debug("{}: request header timed out", client_text_);
+                do_close();
+                return;
+            }
+            if (ec == http::error::header_limit) {
+                send_error(431, "request header too large", ec.message());  // RFC 6585 §5
+                return;
+            }
+            if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::ssl::error::stream_truncated) {
+                do_close();
+                return;
+            }
+            // RFC 9112 §2.2, §5: malformed request line or field (NUL, bare CR, bad chunk size...).
+            send_error(400, "bad request", ec.message());
+            return;
+        }
+        const auto& request = request_parser_->get();
+        record_.method = to_text(request.method_string());
+        record_.path = to_text(request.target());
+        record_.host = to_text(request[http::field::host]);
+        client_keep_alive_ = request.keep_alive();
+        if (auto problem = check_request(request.base())) {
+            send_error(problem->status, problem->text, problem->text);
+            return;
+        }
+        // Route on SNI, Host and path (DESIGN §3, first match wins).
+        routing::request_key key;
+        if (!sni_.empty()) {
+            key.sni = sni_;
+        }
+        key.host = std::string_view(record_.host);
+        key.path = std::string_view(record_.path);
+        const auto* target = listener_->routes.match(key);
+        if (target == nullptr) {
+            send_error(404, "no route", "no route for host " + record_.host);
+            return;
+        }
+        upstream_rt_ = state_->upstreams.at(target->upstream_index).get();
+        endpoint_ = upstream_rt_->endpoints.pick(std::chrono::steady_clock::now());
+        if (!endpoint_) {
+            send_error(503, "no healthy upstream endpoint", "upstream " + upstream_rt_->config.name + " has no endpoint");
+            return;
+        }
+        record_.upstream = endpoint_->host() + ":" + std::to_string(endpoint_->port());
+        do_connect_upstream();
+    }
+
+    // ---- upstream -----------------------------------------------------------------------------
+
+    void do_connect_upstream()
+    {
+        upstream_target target;
+        target.host = endpoint_->host();
+        target.port = endpoint_->port();
+        target.policy = upstream_rt_->policy;
+        target.connect_timeout = upstream_rt_->config.timeouts.connect;
+        state_->connector->async_connect(client_.get_executor(), std::move(target),
+                                         [self = shared_from_this()](connect_result result) {
+                                             self->on_connect_upstream(std::move(result));
+                                         });
+    }
+
+    void on_connect_upstream(connect_result result)
+    {
+        record_.dane = std::string(dane::to_string(result.verdict.outcome));
+        if (result.ec) {
+            upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
+            spdlog::warn("upstream {} rejected for {} {}: {}: {}", record_.upstream, record_.method, record_.path,
+                         record_.dane, result.verdict.detail);
+            // DESIGN §4: a timeout is 504, DANE/TLS failures and refused connections 502.
+            const bool timeout = result.ec == errc::connect_timeout;
+            send_error(timeout ? 504 : 502, timeout ? "upstream timed out" : "upstream not authenticated: " + record_.dane,
+                       result.verdict.detail);
+            return;
+        }
+        upstream_ = std::move(result.connection);
+        if (result.verdict.matched) {
+            record_.matched = result.verdict.matched->to_string();
+        }
+        record_.upstream += " (" + upstream_->endpoint.address().to_string() + ")";
+        do_write_request_header();
+    }
+
+    void do_write_request_header()
+    {
+        const auto& in = request_parser_->get();
+        upstream_request_.emplace();
+        auto& out = *upstream_request_;
+        out.method(in.method());
+        if (in.method() == http::verb::unknown) {
+            out.method_string(in.method_string());
+        }
+        out.target(in.target());
+        out.version(11);  // DESIGN §4: HTTP/1.1 upstream whatever the client spoke
+        for (const auto& field : in.base()) {
+            out.insert(field.name_string(), field.value());
+        }
+        remove_hop_by_hop(out.base());
+        // Framing is ours to decide (RFC 9112 §6): re-framed below from what the parser saw.
+        out.erase(http::field::content_length);
+        // 100-continue is answered here, before the body is read (RFC 9110 §10.1.1).
+        out.erase(http::field::expect);
+        add_forwarding_headers(out.base(), client_ip_, record_.host);
+        if (request_parser_->chunked()) {
+            out.chunked(true);
+        } else if (const auto length = request_parser_->content_length()) {
+            out.content_length(*length);
+        }
+        // No pool yet: one request per upstream connection (RFC 9112 §9.6).
+        out.set(http::field::connection, "close");
+        out.body().data = nullptr;
+        out.body().more = true;
+        upstream_serializer_.emplace(out);
+        arm(upstream_rt_->config.timeouts.response, side::upstream);
+        http::async_write_header(upstream_->stream, *upstream_serializer_,
+                                 [self = shared_from_this()](error_code ec, std::size_t) {
+                                     self->on_write_request_header(ec);
+                                 });
+    }
+
+    void on_write_request_header(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            upstream_failed("writing the request", ec);
+            return;
+        }
+        const auto& in = request_parser_->get();
+        if (in.count(http::field::expect) > 0 && !request_parser_->is_done()) {
+            arm(limits_.idle_timeout, side::client);
+            net::async_write(client_, net::buffer(continue_line_),
+                             [self = shared_from_this()](error_code ec, std::size_t) {
+                                 self->disarm();
+                                 if (ec) {
+                                     self->do_close();
+                                     return;
+                                 }
+                                 self->do_relay_request_body();
+                             });
+            return;
+        }
+        do_relay_request_body();
+    }
+
+    void do_relay_request_body()
+    {
+        if (request_parser_->is_done()) {
+            auto& body = upstream_request_->body();
+            body.data = nullptr;
+            body.size = 0;
+            body.more = false;
+            arm(upstream_rt_->config.timeouts.response, side::upstream);
+            http::async_write(upstream_->stream, *upstream_serializer_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); });
+            return;
+        }
+        auto& body = request_parser_->get().body();
+        body.data = buffer_.data();
+        body.size = buffer_.size();
+        arm(limits_.idle_timeout, side::client);
+        http::async_read_some(client_, client_buffer_, *request_parser_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_request_body(ec); });
+    }
+
+    void on_read_request_body(error_code ec)
+    {
+        disarm();
+        if (ec == http::error::need_buffer) {
+            ec = {};  // the buffer is full: relay it
+        }
+        if (ec && ec.category() == http::make_error_code(http::error::bad_chunk).category() && !client_timed_out_) {
+            // RFC 9112 §7.1: an invalid chunk size or a body parse error is 400; the upstream,
+            // which has seen only part of the request, is cut off and never gets a framed end.
+            send_error(400, "bad request body", ec.message());
+            return;
+        }
+        if (ec) {
+            // Too late for a clean answer to a half-sent body: drop both ends (RFC 9112 §9.6).
+            spdlog::debug("{}: reading the request body failed: {}", client_text_, ec.message());
+            record_.status = 400;
+            record_.detail = "request body: " + ec.message();
+            finish_exchange(false);
+            return;
+        }
+        const std::size_t got = buffer_.size() - request_parser_->get().body().size;
+        record_.bytes_in += got;
+        if (got == 0) {
+            do_relay_request_body();
+            return;
+        }
+        auto& body = upstream_request_->body();
+        body.data = buffer_.data();
+        body.size = got;
+        body.more = true;
+        arm(upstream_rt_->config.timeouts.response, side::upstream);
+        http::async_write(upstream_->stream, *upstream_serializer_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_write_request_body(ec); });
+    }
+
+    void on_write_request_body(error_code ec)
+    {
+        disarm();
+        if (ec == http::error::need_buffer) {
+            ec = {};  // everything given was written; more is to come
+        }
+        if (ec) {
+            upstream_failed("writing the request body", ec);
+            return;
+        }
+        do_relay_request_body();
+    }
+
+    void on_request_sent(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            upstream_failed("writing the request", ec);
+            return;
+        }
+        do_read_response_header();
+    }
+
+    // ---- response -----------------------------------------------------------------------------
+
+    void do_read_response_header()
+    {
+        response_parser_.emplace();
+        response_parser_->header_limit(static_cast<std::uint32_t>(
+            std::min<std::size_t>(limits_.header_bytes, std::numeric_limits<std::uint32_t>::max())));
+        response_parser_->body_limit(no_body_limit);
+        // RFC 9110 §9.3.2: a response to HEAD has no content, whatever its framing fields say.
+        if (request_parser_->get().method() == http::verb::head) {
+            response_parser_->skip(true);
+        }
+        arm(upstream_rt_->config.timeouts.response, side::upstream);
+        http::async_read_header(upstream_->stream, upstream_buffer_, *response_parser_,
+                                [self = shared_from_this()](error_code ec, std::size_t) {
+                                    self->on_read_response_header(ec);
+                                });
+    }
+
+    void on_read_response_header(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            upstream_failed("reading the response", ec);
+            return;
+        }
+        const auto& in = response_parser_->get();
+        // RFC 9110 §15.2: interim responses. We sent no Expect upstream and answered the
+        // client's 100-continue ourselves, so 100 and 103 are dropped and the final one awaited.
+        if (in.result_int() >= 100 && in.result_int() < 200 && in.result() != http::status::switching_protocols) {
+            do_read_response_header();
+            return;
+        }
+        if (auto problem = check_response(in.base())) {
+            // DESIGN §4: an invalid or ambiguous response is 502, never relayed.
+            upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
+            spdlog::warn("upstream {} sent an invalid response: {}", record_.upstream, *problem);
+            send_error(502, "invalid upstream response", *problem);
+            return;
+        }
+        upstream_rt_->endpoints.record_success(*endpoint_, std::chrono::steady_clock::now());
+
+        client_response_.emplace();
+        auto& out = *client_response_;
+        out.result(in.result_int());
+        out.reason(in.reason());
+        out.version(11);
+        for (const auto& field : in.base()) {
+            out.insert(field.name_string(), field.value());
+        }
+        remove_hop_by_hop(out.base());
+        out.erase(http::field::content_length);
+        append_via(out.base());
+        const bool head = request_parser_->get().method() == http::verb::head;
+        const unsigned status = in.result_int();
+        const bool bodiless = head || status == 204 || status == 304;
+        const auto length = response_parser_->content_length();
+        bool keep_alive = client_keep_alive_ && !state_->draining.load();
+        if (bodiless) {
+            // RFC 9110 §8.6: HEAD and 304 may carry the Content-Length of the representation.
+            if (length && status != 204) {
+                out.content_length(*length);
+            }
+        } else if (response_parser_->chunked()) {
+            out.chunked(true);
+        } else if (length) {
+            out.content_length(*length);
+        } else if (request_parser_->get().version() == 11) {
+            out.chunked(true);  // close-delimited upstream: chunk it so the client can keep alive
+        } else {
+            keep_alive = false;  // HTTP/1.0 client: the body ends when we close (RFC 9112 §6.3 (8))
+        }
+        out.keep_alive(keep_alive);
+        client_keep_alive_ = keep_alive;
+        record_.status = status;
+        out.body().data = nullptr;
+        out.body().more = true;
+        client_serializer_.emplace(out);
+        responded_ = true;
+        arm(limits_.idle_timeout, side::client);
+        http::async_write_header(client_, *client_serializer_,
+                                 [self = shared_from_this()](error_code ec, std::size_t) {
+                                     self->on_write_response_header(ec);
+                                 });
+    }
+
+    void on_write_response_header(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            record_.detail = "writing the response: " + ec.message();
+            finish_exchange(false);
+            return;
+        }
+        do_relay_response_body();
+    }
+
+    void do_relay_response_body()
+    {
+        if (response_parser_->is_done()) {
+            auto& body = client_response_->body();
+            body.data = nullptr;
+            body.size = 0;
+            body.more = false;
+            arm(limits_.idle_timeout, side::client);
+            http::async_write(client_, *client_serializer_,
+                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_sent(ec); });
+            return;
+        }
+        auto& body = response_parser_->get().body();
+        body.data = buffer_.data();
+        body.size = buffer_.size();
+        arm(upstream_rt_->config.timeouts.response, side::upstream);
+        http::async_read_some(upstream_->stream, upstream_buffer_, *response_parser_,
+                              [self = shared_from_this()](error_code ec, std::size_t) {
+                                  self->on_read_response_body(ec);
+                              });
+    }
+
+    void on_read_response_body(error_code ec)
+    {
+        disarm();
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec) {
+            // The client already has the header: all we can do is cut the connection, so the
+            // missing final chunk or short Content-Length shows the truncation (RFC 9112 §8).
+            spdlog::warn("upstream {}: response body: {}", record_.upstream,
+                         upstream_timed_out_ ? "timed out" : ec.message());
+            record_.detail = "response body: " + (upstream_timed_out_ ? std::string("timed out") : ec.message());
+            finish_exchange(false);
+            return;
+        }
+        const std::size_t got = buffer_.size() - response_parser_->get().body().size;
+        if (got == 0) {
+            do_relay_response_body();
+            return;
+        }
+        record_.bytes_out += got;
+        auto& body = client_response_->body();
+        body.data = buffer_.data();
+        body.size = got;
+        body.more = true;
+        arm(limits_.idle_timeout, side::client);
+        http::async_write(client_, *client_serializer_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_write_response_body(ec); });
+    }
+
+    void on_write_response_body(error_code ec)
+    {
+        disarm();
+        if (ec == http::error::need_buffer) {
+            ec = {};
+        }
+        if (ec) {
+            record_.detail = "writing the response: " + ec.message();
+            finish_exchange(false);
+            return;
+        }
+        do_relay_response_body();
+    }
+
+    void on_response_sent(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            record_.detail = "writing the response: " + ec.message();
+        }
+        finish_exchange(!ec && client_keep_alive_);
+    }
+
+    // ---- endings ------------------------------------------------------------------------------
+
+    /** The upstream failed after it was authenticated. Before the response started: 502/504. */
+    void upstream_failed(const char* what, error_code ec)
+    {
+        const std::string detail = std::string(what) + ": " + (upstream_timed_out_ ? "timed out" : ec.message());
+        upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
+        spdlog::warn("upstream {}: {}", record_.upstream, detail);
+        if (responded_) {
+            record_.detail = detail;
+            finish_exchange(false);
+            return;
+        }
+        send_error(upstream_timed_out_ ? 504 : 502, upstream_timed_out_ ? "upstream timed out" : "bad gateway", detail);
+    }
+
+    /** Answers with a short text/plain body and closes the connection afterwards. */
+    void send_error(unsigned status, const std::string& text, const std::string& detail)
+    {
+        close_upstream();
+        record_.status = status;
+        record_.detail = detail;
+        error_response_.emplace();
+        auto& out = *error_response_;
+        out.result(status);
+        out.version(11);
+        out.set(http::field::content_type, "text/plain; charset=utf-8");
+        append_via(out.base());
+        out.body() = text + "\n";
+        // After an error the rest of the connection cannot be trusted to be framed correctly.
+        out.keep_alive(false);
+        out.prepare_payload();
+        record_.bytes_out = out.body().size();
+        responded_ = true;
+        arm(limits_.idle_timeout, side::client);
+        http::async_write(client_, out, [self = shared_from_this()](error_code ec, std::size_t) {
+            self->disarm();
+            if (ec) {
+                self->record_.detail += "; writing the error: " + ec.message();
+            }
+            self->finish_exchange(false);
+        });
+    }
+
+    void finish_exchange(bool keep_alive)
+    {
+        close_upstream();
+        record_.client = client_text_;
+        record_.sni = sni_;
+        record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+        state_->access->write(record_);
+        if (keep_alive) {
+            do_wait_request();
+        } else {
+            do_close();
+        }
+    }
+
+    void reset_request()
+    {
+        record_ = access_record{};
+        request_parser_.reset();
+        upstream_serializer_.reset();
+        upstream_request_.reset();
+        client_serializer_.reset();
+        client_response_.reset();
+        response_parser_.reset();
+        error_response_.reset();
+        upstream_buffer_.clear();
+        endpoint_.reset();
+        upstream_rt_ = nullptr;
+        responded_ = false;
+        upstream_timed_out_ = false;
+    }
+
+    void close_upstream()
+    {
+        if (upstream_) {
+            // No close_notify: the exchange is complete or abandoned, and waiting for the
+            // upstream's reply would only hold the socket (RFC 8446 §6.1 allows it).
+            error_code ignored;
+            upstream_->stream.lowest_layer().close(ignored);
+            upstream_.reset();
+        }
+    }
+
+    void do_close()
+    {
+        close_upstream();
+        if (closing_ || !client_.lowest_layer().is_open()) {
+            return;
+        }
+        closing_ = true;
+        // Send close_notify (RFC 8446 §6.1), bounded, then close the socket.
+        arm(std::chrono::seconds(1) < limits_.idle_timeout ? conf::duration(std::chrono::seconds(1)) : limits_.idle_timeout,
+            side::client);
+        client_.async_shutdown([self = shared_from_this()](error_code) {
+            self->disarm();
+            error_code ignored;
+            self->client_.lowest_layer().close(ignored);
+        });
+    }
+
+    void on_drain()
+    {
+        // Idle keep-alive connections close at once; busy ones finish their exchange and then
+        // see `draining` (DESIGN §2: drain in-flight requests).
+        if (waiting_idle_) {
+            error_code ignored;
+            client_.lowest_layer().cancel(ignored);
+        }
+    }
+
+    std::shared_ptr<proxy_state> state_;
+    std::shared_ptr<const listener_runtime> listener_;
+    const conf::limits_config& limits_;
+    net::ssl::stream<tcp::socket> client_;
+    net::steady_timer deadline_;
+    unsigned generation_ = 0;
+    std::uint64_t tracker_id_ = 0;
+
+    std::string client_ip_;
+    std::string client_text_;
+    std::string sni_;
+
+    beast::flat_buffer client_buffer_;
+    beast::flat_buffer upstream_buffer_;
+    std::array<char, body_chunk> buffer_{};
+    const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    std::optional<http::request_parser<http::buffer_body>> request_parser_;
+    std::optional<http::request<http::buffer_body>> upstream_request_;
+    std::optional<http::request_serializer<http::buffer_body>> upstream_serializer_;
+    std::optional<http::response_parser<http::buffer_body>> response_parser_;
+    std::optional<http::response<http::buffer_body>> client_response_;
+    std::optional<http::response_serializer<http::buffer_body>> client_serializer_;
+    std::optional<http::response<http::string_body>> error_response_;
+
+    upstream_runtime* upstream_rt_ = nullptr;
+    std::optional<routing::endpoint_ref> endpoint_;
+    std::unique_ptr<upstream_connection> upstream_;
+
+    access_record record_;
+    std::chrono::steady_clock::time_point started_{};
+    bool client_keep_alive_ = false;
+    bool responded_ = false;
+    bool waiting_idle_ = false;
+    bool closing_ = false;
+    bool client_timed_out_ = false;
+    bool upstream_timed_out_ = false;
+};
+
+}  // namespace
+
+void start_http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
+                        std::shared_ptr<const listener_runtime> listener)
+{
+    std::make_shared<http_session>(std::move(socket), std::move(state), std::move(listener))->start();
+}
+
+}  // namespace danegate::proxy

@@ -1,0 +1,105 @@
+// The acceptor of one listener; see listener.hpp.
+#include "proxy/listener.hpp"
+
+#include "proxy/http_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace danegate::proxy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+std::shared_ptr<listener> listener::create(net::io_context& io, std::shared_ptr<proxy_state> state,
+                                           std::shared_ptr<const listener_runtime> runtime, std::string& error)
+{
+    auto result = std::make_shared<listener>(io, std::move(state), std::move(runtime));
+    const auto& address = result->runtime_->config.address;
+    error_code ec;
+    auto ip = net::ip::make_address(address.host, ec);
+    if (ec) {
+        // A name ("localhost:8443"): resolved once, at start-up, with the system resolver.
+        tcp::resolver resolver(io);
+        auto found = resolver.resolve(address.host, std::to_string(address.port), ec);
+        if (ec || found.empty()) {
+            error = address.host + ": " + (ec ? ec.message() : "no address");
+            return nullptr;
+        }
+        ip = found.begin()->endpoint().address();
+    }
+    const tcp::endpoint endpoint(ip, address.port);
+    auto& acceptor = result->acceptor_;
+    if (acceptor.open(endpoint.protocol(), ec); !ec) {
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor.bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        error = "listener " + result->runtime_->config.name + " on " + address.host + ":" + std::to_string(address.port)
+            + ": " + ec.message();
+        return nullptr;
+    }
+    return result;
+}
+
+listener::listener(net::io_context& io, std::shared_ptr<proxy_state> state, std::shared_ptr<const listener_runtime> runtime)
+    : io_(io), state_(std::move(state)), runtime_(std::move(runtime)), acceptor_(net::make_strand(io))
+{
+}
+
+void listener::start()
+{
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop()
+{
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        error_code ignored;
+        self->acceptor_.close(ignored);
+    });
+}
+
+tcp::endpoint listener::local_endpoint() const
+{
+    error_code ignored;
+    return acceptor_.local_endpoint(ignored);
+}
+
+void listener::do_accept()
+{
+    // Each connection gets its own strand; its upstream leg will run on it too.
+    acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+        self->on_accept(ec, std::move(socket));
+    });
+}
+
+void listener::on_accept(error_code ec, tcp::socket socket)
+{
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
+        return;  // stopped
+    }
+    if (ec) {
+        // EMFILE and friends: log and go on accepting rather than die.
+        spdlog::warn("listener {}: accept: {}", runtime_->config.name, ec.message());
+    } else if (state_->connections.size() >= state_->config->limits.max_connections) {
+        // limits.max_connections: refuse by closing at once; the client may retry elsewhere.
+        spdlog::warn("listener {}: connection limit ({}) reached; closing a new connection",
+                     runtime_->config.name, state_->config->limits.max_connections);
+        error_code ignored;
+        socket.close(ignored);
+    } else {
+        start_http_session(std::move(socket), state_, runtime_);
+    }
+    do_accept();
+}
+
+}  // namespace danegate::proxy

@@ -1,0 +1,43 @@
+// One configured listener: the acceptor, one strand per accepted connection (DESIGN: shared with
+// the upstream leg), and the limits.max_connections bound across all listeners.
+#pragma once
+
+#include "proxy/proxy_state.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+#include <string>
+
+namespace danegate::proxy {
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    /**
+     * Binds @p runtime's address. @return nullptr with @p error set when it cannot (address in
+     * use, permission, unresolvable name).
+     */
+    static std::shared_ptr<listener> create(boost::asio::io_context& io, std::shared_ptr<proxy_state> state,
+                                            std::shared_ptr<const listener_runtime> runtime, std::string& error);
+
+    listener(boost::asio::io_context& io, std::shared_ptr<proxy_state> state,
+             std::shared_ptr<const listener_runtime> runtime);
+
+    void start();
+    /** Stops accepting; connections already accepted go on. Thread-safe (posts to the acceptor). */
+    void stop();
+
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+
+private:
+    void do_accept();
+    void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& io_;
+    std::shared_ptr<proxy_state> state_;
+    std::shared_ptr<const listener_runtime> runtime_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace danegate::proxy

@@ -1,0 +1,73 @@
+// What every session of a running server shares: the validated configuration, the runtime objects
+// built from it (route tables, upstream sets, DANE policies, TLS contexts), the upstream connector,
+// the access log and the set of open connections. Built once at start-up; the parts sessions read
+// are immutable or thread-safe themselves (upstream_set, tlsa_cache, access_log), so sessions on
+// different strands use them without locks (STYLE rec. 2).
+#pragma once
+
+#include "conf/config.hpp"
+#include "dane/policy.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/tls_server_context.hpp"
+#include "proxy/upstream_connector.hpp"
+#include "routing/route_table.hpp"
+#include "routing/upstream_set.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace danegate::proxy {
+
+/** One configured upstream at run time. */
+struct upstream_runtime {
+    explicit upstream_runtime(const conf::upstream& upstream);
+
+    const conf::upstream& config;
+    routing::upstream_set endpoints;
+    dane::dane_policy policy;
+};
+
+/** One configured listener at run time. */
+struct listener_runtime {
+    const conf::listener& config;
+    routing::route_table routes;
+    std::unique_ptr<tls_server_context> tls;
+};
+
+/**
+ * Open client connections, so that a drain can close the idle ones at once and wait for the
+ * others. Thread-safe.
+ */
+class connection_tracker {
+public:
+    /** Called on drain, from the thread that drains: the session must post to its own strand. */
+    using drain_function = std::function<void()>;
+
+    /** Registers a connection; returns its id for remove(). */
+    std::uint64_t add(drain_function on_drain);
+    void remove(std::uint64_t id);
+    std::size_t size() const;
+    /** Calls every registered drain function once. */
+    void drain_all();
+
+private:
+    mutable std::mutex mutex_;
+    std::uint64_t next_id_ = 1;
+    std::unordered_map<std::uint64_t, drain_function> connections_;
+};
+
+struct proxy_state {
+    std::shared_ptr<const conf::config> config;
+    std::vector<std::unique_ptr<upstream_runtime>> upstreams;  ///< in config order (route_target::upstream_index)
+    std::unique_ptr<upstream_connector> connector;
+    std::unique_ptr<access_log> access;
+    connection_tracker connections;
+    std::atomic<bool> draining{false};
+};
+
+}  // namespace danegate::proxy

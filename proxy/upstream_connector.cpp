@@ -1,0 +1,189 @@
+// One upstream connection attempt; see upstream_connector.hpp. The order of steps is the security
+// argument: no socket is opened before prepare_dane_handshake allowed it, and the stream leaves
+// this file only with an `authenticated` verdict.
+#include "proxy/upstream_connector.hpp"
+
+#include "dane/openssl_dane.hpp"
+#include "dane/tlsa_cache.hpp"
+#include "proxy/errc.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <optional>
+#include <vector>
+
+namespace danegate::proxy {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+class connect_op : public std::enable_shared_from_this<connect_op> {
+public:
+    connect_op(net::any_io_executor executor, dane::tlsa_cache& cache,
+               std::shared_ptr<net::ssl::context> context, upstream_target target,
+               upstream_connector::handler done)
+        : executor_(std::move(executor)),
+          cache_(cache),
+          context_(std::move(context)),
+          target_(std::move(target)),
+          done_(std::move(done)),
+          deadline_(executor_)
+    {
+    }
+
+    void start()
+    {
+        // A warm cache answers inline, a cold one on the resolver's strand: either way continue
+        // on the session's strand, where every other step of this attempt runs.
+        cache_.async_get(target_.host, target_.port,
+                         [self = shared_from_this()](std::shared_ptr<const dane::lookup_result> lookup) {
+                             net::post(self->executor_, [self, lookup = std::move(lookup)]() mutable {
+                                 self->on_lookup(std::move(lookup));
+                             });
+                         });
+    }
+
+private:
+    void on_lookup(std::shared_ptr<const dane::lookup_result> lookup)
+    {
+        lookup_ = std::move(lookup);
+        connection_ = std::make_unique<upstream_connection>(upstream_stream(executor_, *context_));
+        // DESIGN §1: insecure, bogus, no-tlsa, unusable and dns-error all end here, before any
+        // packet reaches the upstream.
+        setup_ = dane::prepare_dane_handshake(connection_->stream.native_handle(), *lookup_, target_.policy);
+        if (!setup_.may_handshake()) {
+            fail(errc::upstream_rejected, *setup_.rejection());
+            return;
+        }
+        // Only addresses whose A/AAAA records validated: the lookup says so (RFC 7672 §2.2.1).
+        for (const auto& text : lookup_->addresses) {
+            error_code ec;
+            auto address = net::ip::make_address(text, ec);
+            if (!ec) {
+                endpoints_.emplace_back(address, target_.port);
+            }
+        }
+        if (endpoints_.empty()) {
+            fail(errc::upstream_rejected,
+                 dane::verdict{dane::reason::dns_error, std::nullopt, -1, target_.host + " has no validated addresses"});
+            return;
+        }
+        deadline_.expires_after(target_.connect_timeout);
+        deadline_.async_wait([self = shared_from_this()](error_code ec) { self->on_deadline(ec); });
+        net::async_connect(connection_->stream.lowest_layer(), endpoints_,
+                           [self = shared_from_this()](error_code ec, const tcp::endpoint& endpoint) {
+                               self->on_connect(ec, endpoint);
+                           });
+    }
+
+    void on_deadline(error_code ec)
+    {
+        if (ec || finished_) {
+            return;  // cancelled: the attempt ended first
+        }
+        timed_out_ = true;
+        error_code ignored;
+        connection_->stream.lowest_layer().close(ignored);
+    }
+
+    void on_connect(error_code ec, const tcp::endpoint& endpoint)
+    {
+        if (ec) {
+            fail(timed_out_ ? errc::connect_timeout : errc::connect_failed,
+                 dane::verdict{dane::reason::tls_error, std::nullopt, -1,
+                               "connect: " + (timed_out_ ? std::string("timed out") : ec.message())});
+            return;
+        }
+        connection_->endpoint = endpoint;
+        connection_->stream.async_handshake(net::ssl::stream_base::client,
+                                            [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
+    }
+
+    void on_handshake(error_code ec)
+    {
+        if (timed_out_ && !ec) {
+            ec = net::error::timed_out;  // the deadline fired as the handshake finished: refuse
+        }
+        // The single decision (dane/authenticate.hpp): anything but `authenticated` closes.
+        auto verdict = dane::authenticate(connection_->stream.native_handle(), setup_, ec);
+        if (!verdict.authenticated()) {
+            if (timed_out_) {
+                verdict.detail = "handshake timed out" + (verdict.detail.empty() ? "" : ": " + verdict.detail);
+            }
+            fail(timed_out_ ? errc::connect_timeout : errc::upstream_rejected, std::move(verdict));
+            return;
+        }
+        finished_ = true;
+        deadline_.cancel();
+        connection_->verdict = verdict;
+        connection_->rrset_digest = lookup_->rrset_digest;
+        connection_->host = target_.host;
+        connection_->port = target_.port;
+        complete(connect_result{{}, std::move(connection_), std::move(verdict)});
+    }
+
+    void fail(errc code, dane::verdict verdict)
+    {
+        finished_ = true;
+        deadline_.cancel();
+        if (connection_) {
+            error_code ignored;
+            connection_->stream.lowest_layer().close(ignored);
+            connection_.reset();
+        }
+        complete(connect_result{make_error_code(code), nullptr, std::move(verdict)});
+    }
+
+    void complete(connect_result result)
+    {
+        auto done = std::move(done_);
+        done_ = nullptr;
+        if (done) {
+            done(std::move(result));
+        }
+    }
+
+    net::any_io_executor executor_;
+    dane::tlsa_cache& cache_;
+    std::shared_ptr<net::ssl::context> context_;
+    upstream_target target_;
+    upstream_connector::handler done_;
+    net::steady_timer deadline_;
+    std::shared_ptr<const dane::lookup_result> lookup_;
+    std::unique_ptr<upstream_connection> connection_;
+    dane::dane_setup setup_;
+    std::vector<tcp::endpoint> endpoints_;
+    bool timed_out_ = false;
+    bool finished_ = false;
+};
+
+}  // namespace
+
+upstream_connector::upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<net::ssl::context> context)
+    : cache_(cache), context_(std::move(context))
+{
+}
+
+void upstream_connector::async_connect(net::any_io_executor executor, upstream_target target, handler done) const
+{
+    auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, std::move(target), std::move(done));
+    op->start();
+}
+
+dane::result<std::shared_ptr<net::ssl::context>> make_upstream_context()
+{
+    // DESIGN §1: no CA store is ever loaded here, no verify callback, no host_name_verification;
+    // prepare_upstream_context enables DANE and peer verification and nothing else.
+    auto context = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+    if (auto prepared = dane::prepare_upstream_context(context->native_handle()); !prepared) {
+        return prepared.error();
+    }
+    return context;
+}
+
+}  // namespace danegate::proxy

@@ -1,0 +1,215 @@
+// The HTTP/1.1 relay rules (DESIGN §4), each pass paired with a fail: Host (RFC 9112 §3.2),
+// framing (RFC 9112 §6.1, §6.3), hop-by-hop removal (RFC 9110 §7.6.1), Via (RFC 9110 §7.6.3) and
+// X-Forwarded-*.
+#include "proxy/http_rules.hpp"
+
+#include <gtest/gtest.h>
+
+namespace danegate::proxy {
+namespace {
+
+namespace http = boost::beast::http;
+
+http::request_header<> get(std::string_view host = "app.example")
+{
+    http::request_header<> request;
+    request.method(http::verb::get);
+    request.target("/");
+    request.version(11);
+    if (!host.empty()) {
+        request.set(http::field::host, host);
+    }
+    return request;
+}
+
+unsigned status_of(const http::request_header<>& request)
+{
+    const auto problem = check_request(request);
+    return problem ? problem->status : 0;
+}
+
+TEST(http_rules, a_plain_get_with_one_valid_host_passes)
+{
+    EXPECT_EQ(status_of(get()), 0u);
+    EXPECT_EQ(status_of(get("app.example:8443")), 0u);
+    EXPECT_EQ(status_of(get("[::1]:8443")), 0u);
+    EXPECT_EQ(status_of(get("192.0.2.1")), 0u);
+}
+
+TEST(http_rules, missing_duplicate_or_invalid_host_is_400)
+{
+    EXPECT_EQ(status_of(get("")), 400u) << "missing";
+    auto twice = get();
+    twice.insert(http::field::host, "app.example");
+    EXPECT_EQ(status_of(twice), 400u) << "duplicate, even when equal";
+    EXPECT_EQ(status_of(get("app example")), 400u);
+    EXPECT_EQ(status_of(get("app.example:84x3")), 400u);
+    EXPECT_EQ(status_of(get("app.example:123456")), 400u);
+    EXPECT_EQ(status_of(get(":443")), 400u);
+    EXPECT_EQ(status_of(get("[::1")), 400u);
+    EXPECT_EQ(status_of(get("a/b")), 400u);
+}
+
+TEST(http_rules, valid_host_accepts_reg_names_and_ip_literals_only)
+{
+    EXPECT_TRUE(valid_host("a-b.example"));
+    EXPECT_TRUE(valid_host("[2001:db8::1]"));
+    EXPECT_FALSE(valid_host(""));
+    EXPECT_FALSE(valid_host("a@b"));
+    EXPECT_FALSE(valid_host("[2001:db8::1]x"));
+}
+
+TEST(http_rules, content_length_with_transfer_encoding_is_400)
+{
+    auto request = get();
+    request.method(http::verb::post);
+    request.set(http::field::content_length, "3");
+    EXPECT_EQ(status_of(request), 0u);
+    request.set(http::field::transfer_encoding, "chunked");
+    EXPECT_EQ(status_of(request), 400u);
+}
+
+TEST(http_rules, differing_content_lengths_are_400)
+{
+    auto request = get();
+    request.insert(http::field::content_length, "3");
+    request.insert(http::field::content_length, "4");
+    EXPECT_EQ(status_of(request), 400u);
+    auto listed = get();
+    listed.set(http::field::content_length, "3, 3");
+    EXPECT_EQ(status_of(listed), 400u) << "we do not repair lists";
+}
+
+TEST(http_rules, transfer_codings_other_than_chunked_are_refused)
+{
+    auto request = get();
+    request.set(http::field::transfer_encoding, "chunked");
+    EXPECT_EQ(status_of(request), 0u);
+    request.set(http::field::transfer_encoding, "gzip, chunked");
+    EXPECT_EQ(status_of(request), 501u) << "RFC 9112 §6.1: unknown coding";
+    request.set(http::field::transfer_encoding, "chunked, gzip");
+    EXPECT_EQ(status_of(request), 400u) << "RFC 9112 §6.3: chunked must be final in a request";
+    request.set(http::field::transfer_encoding, "chunked");
+    request.version(10);
+    EXPECT_EQ(status_of(request), 400u) << "RFC 9112 §6.1: TE in HTTP/1.0 is faulty framing";
+}
+
+TEST(http_rules, connect_upgrades_and_other_forms_are_refused)
+{
+    auto connect = get();
+    connect.method(http::verb::connect);
+    connect.target("app.example:443");
+    EXPECT_EQ(status_of(connect), 501u);
+
+    auto h2c = get();
+    h2c.set(http::field::upgrade, "h2c");
+    EXPECT_EQ(status_of(h2c), 400u);
+    auto websocket = get();
+    websocket.set(http::field::upgrade, "websocket");
+    EXPECT_EQ(status_of(websocket), 501u) << "not tunnelled yet";
+
+    auto absolute = get();
+    absolute.target("https://app.example/");
+    EXPECT_EQ(status_of(absolute), 400u);
+    auto asterisk = get();
+    asterisk.method(http::verb::options);
+    asterisk.target("*");
+    EXPECT_EQ(status_of(asterisk), 0u);
+
+    auto http2 = get();
+    http2.version(20);
+    EXPECT_EQ(status_of(http2), 505u);
+}
+
+TEST(http_rules, only_100_continue_is_an_acceptable_expectation)
+{
+    auto request = get();
+    request.set(http::field::expect, "100-Continue");
+    EXPECT_EQ(status_of(request), 0u);
+    request.set(http::field::expect, "something-else");
+    EXPECT_EQ(status_of(request), 417u);
+}
+
+TEST(http_rules, hop_by_hop_fields_and_those_named_in_connection_are_removed)
+{
+    http::fields fields;
+    fields.set(http::field::connection, "keep-alive, X-Secret , close");
+    fields.insert(http::field::connection, "x-other");
+    fields.set("X-Secret", "1");
+    fields.set("X-Other", "1");
+    fields.set(http::field::keep_alive, "timeout=5");
+    fields.set(http::field::proxy_connection, "keep-alive");
+    fields.set(http::field::te, "trailers");
+    fields.set(http::field::trailer, "X-Checksum");
+    fields.set(http::field::transfer_encoding, "chunked");
+    fields.set(http::field::upgrade, "websocket");
+    fields.set("X-Kept", "1");
+    fields.set(http::field::host, "app.example");
+    remove_hop_by_hop(fields);
+    for (const char* gone : {"Connection", "X-Secret", "X-Other", "Keep-Alive", "Proxy-Connection", "TE", "Trailer",
+                             "Transfer-Encoding", "Upgrade"}) {
+        EXPECT_EQ(fields.count(gone), 0u) << gone;
+    }
+    EXPECT_EQ(fields["X-Kept"], "1");
+    EXPECT_EQ(fields[http::field::host], "app.example");
+}
+
+TEST(http_rules, connection_cannot_remove_host)
+{
+    http::fields fields;
+    fields.set(http::field::connection, "Host, Content-Length");
+    fields.set(http::field::host, "app.example");
+    fields.set(http::field::content_length, "3");
+    remove_hop_by_hop(fields);
+    EXPECT_EQ(fields[http::field::host], "app.example");
+    EXPECT_EQ(fields[http::field::content_length], "3");
+}
+
+TEST(http_rules, forwarding_headers_append_to_the_client_s_lists)
+{
+    http::fields fields;
+    fields.insert("X-Forwarded-For", "203.0.113.7");
+    fields.insert("X-Forwarded-For", "198.51.100.1");
+    fields.set("X-Forwarded-Proto", "http");
+    fields.set("X-Forwarded-Host", "spoofed.example");
+    fields.set(http::field::via, "1.0 fred");
+    add_forwarding_headers(fields, "192.0.2.9", "app.example:8443");
+    EXPECT_EQ(fields["X-Forwarded-For"], "203.0.113.7, 198.51.100.1, 192.0.2.9");
+    EXPECT_EQ(fields.count("X-Forwarded-For"), 1u);
+    EXPECT_EQ(fields["X-Forwarded-Proto"], "https");
+    EXPECT_EQ(fields["X-Forwarded-Host"], "app.example:8443");
+    EXPECT_EQ(fields[http::field::via], "1.0 fred, 1.1 danegate");
+}
+
+TEST(http_rules, forwarding_headers_start_lists_when_absent)
+{
+    http::fields fields;
+    add_forwarding_headers(fields, "192.0.2.9", "app.example");
+    EXPECT_EQ(fields["X-Forwarded-For"], "192.0.2.9");
+    EXPECT_EQ(fields[http::field::via], "1.1 danegate");
+}
+
+TEST(http_rules, responses_with_conflicting_framing_are_rejected)
+{
+    http::response_header<> response;
+    response.result(http::status::ok);
+    response.version(11);
+    response.set(http::field::content_length, "5");
+    EXPECT_FALSE(check_response(response));
+    response.set(http::field::transfer_encoding, "chunked");
+    EXPECT_TRUE(check_response(response));
+
+    http::response_header<> switching;
+    switching.result(http::status::switching_protocols);
+    switching.version(11);
+    EXPECT_TRUE(check_response(switching)) << "we never asked for an upgrade";
+
+    http::response_header<> gzip;
+    gzip.result(http::status::ok);
+    gzip.version(11);
+    gzip.set(http::field::transfer_encoding, "gzip");
+    EXPECT_TRUE(check_response(gzip));
+}
+
+}  // namespace
+}  // namespace danegate::proxy
