@@ -12,7 +12,7 @@ if [ ! -f build/build.ninja ]; then
   echo "build/ is not configured: run scripts/build first" >&2
   exit 1
 fi
-export CCACHE_DIR=${CCACHE_DIR:-$PWD/.cache/ccache}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/danegate-ccache} CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 ninja -C build dane_bench >/dev/null
 
 out=build/benchmarks/dane_bench

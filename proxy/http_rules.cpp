@@ -1,6 +1,8 @@
 // HTTP/1.1 message rules for the relay; see http_rules.hpp. Each rule cites its RFC section.
 #include "proxy/http_rules.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <iterator>
@@ -58,11 +60,13 @@ std::size_t count(const Fields& fields, Name name)
     return static_cast<std::size_t>(std::distance(range.first, range.second));
 }
 
-// RFC 3986 §3.2.2 reg-name: unreserved / pct-encoded / sub-delims.
-bool reg_name_char(char c) noexcept
+// RFC 3986 §3.2.2 allows sub-delims and pct-encoding in a reg-name, but a Host we route on and
+// pass upstream must be a DNS name: letters, digits, '-', '_' and '.'. Anything else ("a.com,b.com",
+// "%61") is where proxies and backends start to disagree about which host was meant.
+bool host_name_char(char c) noexcept
 {
     const auto u = static_cast<unsigned char>(c);
-    return std::isalnum(u) || std::string_view("-._~!$&'()*+,;=%").find(c) != std::string_view::npos;
+    return std::isalnum(u) || c == '-' || c == '.' || c == '_';
 }
 
 /** Whether the framing fields conflict (shared by requests and responses). */
@@ -87,6 +91,11 @@ std::optional<std::string> framing_problem(const http::header<IsRequest>& messag
 
 }  // namespace
 
+bool has_obs_fold(std::string_view header_block) noexcept
+{
+    return header_block.find("\r\n ") != std::string_view::npos || header_block.find("\r\n\t") != std::string_view::npos;
+}
+
 bool valid_host(std::string_view host) noexcept
 {
     if (host.empty()) {
@@ -100,10 +109,10 @@ bool valid_host(std::string_view host) noexcept
         if (close == std::string_view::npos || close < 3) {
             return false;
         }
-        for (char c : host.substr(1, close - 1)) {
-            if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') {
-                return false;
-            }
+        const std::string literal(host.substr(1, close - 1));
+        in6_addr address{};
+        if (inet_pton(AF_INET6, literal.c_str(), &address) != 1) {
+            return false;
         }
         const auto rest = host.substr(close + 1);
         if (!rest.empty()) {
@@ -122,12 +131,15 @@ bool valid_host(std::string_view host) noexcept
                 return false;
             }
         }
-        if (!std::all_of(name.begin(), name.end(), reg_name_char)) {
+        if (!std::all_of(name.begin(), name.end(), host_name_char)) {
             return false;
         }
     }
     // port = *DIGIT (RFC 3986 §3.2.3); we also want it to fit in 16 bits.
-    return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) && port.size() <= 5;
+    if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) || port.size() > 5) {
+        return false;
+    }
+    return port.empty() || std::stoul(std::string(port)) <= 65535;
 }
 
 std::optional<request_problem> check_request(const http::request_header<>& request)
@@ -210,6 +222,10 @@ std::optional<std::string> check_response(const http::response_header<>& respons
     }
     if (auto problem = framing_problem(response)) {
         return *problem;
+    }
+    if (response.count(http::field::transfer_encoding) > 0 && response.version() == 10) {
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
+        return "Transfer-Encoding in an HTTP/1.0 response";
     }
     if (response.count(http::field::transfer_encoding) > 0) {
         // RFC 9112 §6.3 (4): a response whose final coding is not chunked is close-delimited;

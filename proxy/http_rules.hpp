@@ -27,6 +27,13 @@ struct request_problem {
  */
 std::optional<request_problem> check_request(const boost::beast::http::request_header<>& request);
 
+/**
+ * Whether the raw header block (request line to the final CRLF) folds a field value over lines.
+ * RFC 9112 §5.2: a server must reject obs-fold in a request (400) - Beast 1.81 would silently
+ * unfold it, so the session checks the bytes before the parser sees them.
+ */
+bool has_obs_fold(std::string_view header_block) noexcept;
+
 /** Whether @p host is a valid Host field value: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2). */
 bool valid_host(std::string_view host) noexcept;
 

@@ -9,6 +9,7 @@
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -56,7 +57,11 @@ public:
           listener_(std::move(listener)),
           limits_(state_->config->limits),
           client_(std::move(socket), listener_->tls->context()),
-          deadline_(client_.get_executor())
+          deadline_(client_.get_executor()),
+          // Bounded: Beast 1.81 does not cap chunk extensions or trailers by header_limit, so
+          // the buffer's own limit stops a client (or upstream) from growing it without end.
+          client_buffer_(limits_.header_bytes + body_chunk),
+          upstream_buffer_(limits_.header_bytes + body_chunk)
     {
         error_code ec;
         const auto remote = client_.lowest_layer().remote_endpoint(ec);
@@ -75,6 +80,13 @@ public:
 
     void start()
     {
+        // Everything this session does happens on its own strand, its start included.
+        net::dispatch(client_.get_executor(), [self = shared_from_this()] { self->do_start(); });
+    }
+
+private:
+    void do_start()
+    {
         // The drain function may run on any thread: it only posts to this session's strand.
         std::weak_ptr<http_session> weak = shared_from_this();
         auto executor = client_.get_executor();
@@ -88,7 +100,6 @@ public:
         do_handshake();
     }
 
-private:
     enum class side { client, upstream };
 
     // ---- deadlines (STYLE rec. 3): one timer, re-armed before every operation ---------------
@@ -194,8 +205,39 @@ private:
         // The body is streamed 16 KiB at a time, never held whole: no body limit is needed here.
         request_parser_->body_limit(no_body_limit);
         arm(limits_.header_timeout, side::client);
-        http::async_read_header(client_, client_buffer_, *request_parser_,
-                                [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_header(ec); });
+        do_read_header_block();
+    }
+
+    // Collects the raw header block before Beast parses it, for the one rule Beast cannot check
+    // afterwards: obs-fold (RFC 9112 §5.2), which Beast 1.81 unfolds silently.
+    void do_read_header_block()
+    {
+        const auto bytes = client_buffer_.data();
+        const std::string_view data(static_cast<const char*>(bytes.data()), bytes.size());
+        if (const auto end = data.find("\r\n\r\n"); end != std::string_view::npos) {
+            if (has_obs_fold(data.substr(0, end + 2))) {
+                disarm();
+                started_ = std::chrono::steady_clock::now();
+                record_.time = std::chrono::system_clock::now();
+                send_error(400, "bad request", "obs-fold in the request header");
+                return;
+            }
+            http::async_read_header(client_, client_buffer_, *request_parser_,
+                                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_header(ec); });
+            return;
+        }
+        if (client_buffer_.size() >= limits_.header_bytes) {
+            on_read_header(http::error::header_limit);
+            return;
+        }
+        client_.async_read_some(client_buffer_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+            self->client_buffer_.commit(n);
+            if (ec) {
+                self->on_read_header(ec);
+                return;
+            }
+            self->do_read_header_block();
+        });
     }
 
     void on_read_header(error_code ec)
@@ -334,7 +376,8 @@ private:
             return;
         }
         const auto& in = request_parser_->get();
-        if (in.count(http::field::expect) > 0 && !request_parser_->is_done()) {
+        // RFC 9110 §15.2: never a 1xx to an HTTP/1.0 client; it just sends its body.
+        if (in.count(http::field::expect) > 0 && in.version() == 11 && !request_parser_->is_done()) {
             arm(limits_.idle_timeout, side::client);
             net::async_write(client_, net::buffer(continue_line_),
                              [self = shared_from_this()](error_code ec, std::size_t) {
@@ -491,13 +534,12 @@ private:
             if (length && status != 204) {
                 out.content_length(*length);
             }
-        } else if (response_parser_->chunked()) {
-            out.chunked(true);
         } else if (length) {
             out.content_length(*length);
         } else if (request_parser_->get().version() == 11) {
-            out.chunked(true);  // close-delimited upstream: chunk it so the client can keep alive
+            out.chunked(true);  // chunked or close-delimited upstream: chunk it for the client
         } else {
+            // RFC 9112 §6.1: no chunked coding to an HTTP/1.0 client: the body ends when we close.
             keep_alive = false;  // HTTP/1.0 client: the body ends when we close (RFC 9112 §6.3 (8))
         }
         out.keep_alive(keep_alive);
@@ -632,6 +674,9 @@ private:
         // After an error the rest of the connection cannot be trusted to be framed correctly.
         out.keep_alive(false);
         out.prepare_payload();
+        if (request_parser_ && request_parser_->is_header_done() && request_parser_->get().method() == http::verb::head) {
+            out.body().clear();  // RFC 9110 §9.3.2: the Content-Length stays, the content does not
+        }
         record_.bytes_out = out.body().size();
         responded_ = true;
         arm(limits_.idle_timeout, side::client);

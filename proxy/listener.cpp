@@ -51,7 +51,11 @@ std::shared_ptr<listener> listener::create(net::io_context& io, std::shared_ptr<
 }
 
 listener::listener(net::io_context& io, std::shared_ptr<proxy_state> state, std::shared_ptr<const listener_runtime> runtime)
-    : io_(io), state_(std::move(state)), runtime_(std::move(runtime)), acceptor_(net::make_strand(io))
+    : io_(io),
+      state_(std::move(state)),
+      runtime_(std::move(runtime)),
+      acceptor_(net::make_strand(io)),
+      retry_timer_(acceptor_.get_executor())
 {
 }
 
@@ -88,9 +92,18 @@ void listener::on_accept(error_code ec, tcp::socket socket)
         return;  // stopped
     }
     if (ec) {
-        // EMFILE and friends: log and go on accepting rather than die.
-        spdlog::warn("listener {}: accept: {}", runtime_->config.name, ec.message());
-    } else if (state_->connections.size() >= state_->config->limits.max_connections) {
+        // EMFILE and friends: the connection stays in the backlog, so accepting again at once
+        // would spin; wait a moment, then go on rather than die.
+        spdlog::warn("listener {}: accept: {}; retrying in 200 ms", runtime_->config.name, ec.message());
+        retry_timer_.expires_after(std::chrono::milliseconds(200));
+        retry_timer_.async_wait([self = shared_from_this()](error_code wait_ec) {
+            if (!wait_ec) {
+                self->do_accept();
+            }
+        });
+        return;
+    }
+    if (state_->connections.size() >= state_->config->limits.max_connections) {
         // limits.max_connections: refuse by closing at once; the client may retry elsewhere.
         spdlog::warn("listener {}: connection limit ({}) reached; closing a new connection",
                      runtime_->config.name, state_->config->limits.max_connections);

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <string>
@@ -38,6 +39,7 @@ private:
     std::shared_ptr<proxy_state> state_;
     std::shared_ptr<const listener_runtime> runtime_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer retry_timer_;  // backs off after an accept error (EMFILE ...)
 };
 
 }  // namespace danegate::proxy

@@ -24,7 +24,7 @@ namespace net = boost::asio;
 using boost::system::error_code;
 
 struct server::impl {
-    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(io, SIGINT, SIGTERM), drain_timer(io) {}
+    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(io, SIGINT, SIGTERM, SIGHUP), drain_timer(io) {}
 
     // Declared first, destroyed last: handlers still queued when it goes hold sessions, and those
     // only reference state they keep alive themselves (proxy_state).
@@ -41,6 +41,17 @@ struct server::impl {
     void on_signal(error_code ec, int signal)
     {
         if (ec) {
+            return;
+        }
+        signals.async_wait([this](error_code next_ec, int next) { on_signal(next_ec, next); });
+        if (signal == SIGHUP) {
+            // DESIGN §2 wants a reload here; until it exists, SIGHUP must not kill the process.
+            spdlog::warn("SIGHUP: configuration reload is not implemented yet; the running configuration stays");
+            return;
+        }
+        if (state->draining) {
+            spdlog::warn("signal {} while draining: stopping now", signal);
+            io.stop();
             return;
         }
         spdlog::info("signal {}: no longer accepting; draining {} connection(s) for up to {} ms", signal,

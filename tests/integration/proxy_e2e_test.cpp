@@ -10,7 +10,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 namespace danegate::test {
@@ -174,6 +176,15 @@ TEST_F(proxy_e2e, ambiguous_framing_is_400_and_never_forwarded)
     EXPECT_EQ(backend_requests(), before);
 }
 
+TEST_F(proxy_e2e, obs_fold_is_400_and_never_forwarded)
+{
+    const auto before = backend_requests();
+    const auto folded = send_raw_https("127.0.0.1", port_, "good.example",
+                                       "GET /echo/folded HTTP/1.1\r\nHost: good.example\r\nX-Long: one\r\n two\r\n\r\n");
+    EXPECT_EQ(folded.status(), 400) << folded.response << folded.error;
+    EXPECT_EQ(backend_requests(), before);
+}
+
 TEST_F(proxy_e2e, a_missing_or_duplicated_host_is_400)
 {
     const auto missing = send_raw_https("127.0.0.1", port_, "good.example", "GET /echo HTTP/1.1\r\n\r\n");
@@ -184,6 +195,14 @@ TEST_F(proxy_e2e, a_missing_or_duplicated_host_is_400)
     const auto fine = send_raw_https("127.0.0.1", port_, "good.example",
                                      "GET /echo HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(fine.status(), 200) << fine.response << fine.error;
+}
+
+TEST_F(proxy_e2e, sighup_does_not_stop_the_proxy)
+{
+    ASSERT_EQ(::kill(proxy_->pid(), SIGHUP), 0);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(proxy_->running()) << proxy_->log();
+    EXPECT_EQ(status_of(curl("good.example", "/echo/after-hup")), 200) << proxy_->log();
 }
 
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)

@@ -57,6 +57,23 @@ TEST(http_rules, valid_host_accepts_reg_names_and_ip_literals_only)
     EXPECT_FALSE(valid_host(""));
     EXPECT_FALSE(valid_host("a@b"));
     EXPECT_FALSE(valid_host("[2001:db8::1]x"));
+    EXPECT_TRUE(valid_host("app.corp.example:8443"));
+    EXPECT_TRUE(valid_host("svc_1.corp.example"));
+    EXPECT_TRUE(valid_host("[::1]:443"));
+    // A Host routed on must be one DNS name: lists, escapes and odd punctuation are refused.
+    EXPECT_FALSE(valid_host("evil.example,app.corp.example"));
+    EXPECT_FALSE(valid_host("%61pp.corp.example"));
+    EXPECT_FALSE(valid_host("app.corp.example;x"));
+    EXPECT_FALSE(valid_host("app.corp.example:70000"));
+    EXPECT_FALSE(valid_host("[zz::1]"));
+    EXPECT_FALSE(valid_host("[127.0.0.1]"));
+}
+
+TEST(http_rules, obs_fold_is_found_in_a_raw_header_block)
+{
+    EXPECT_TRUE(has_obs_fold("GET / HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n"));
+    EXPECT_TRUE(has_obs_fold("GET / HTTP/1.1\r\nHost: a\r\nX-A: one\r\n\ttwo\r\n"));
+    EXPECT_FALSE(has_obs_fold("GET / HTTP/1.1\r\nHost: a\r\nX-A: one two\r\n"));
 }
 
 TEST(http_rules, content_length_with_transfer_encoding_is_400)
@@ -198,6 +215,12 @@ TEST(http_rules, responses_with_conflicting_framing_are_rejected)
     EXPECT_FALSE(check_response(response));
     response.set(http::field::transfer_encoding, "chunked");
     EXPECT_TRUE(check_response(response));
+
+    http::response_header<> old_chunked;
+    old_chunked.result(http::status::ok);
+    old_chunked.version(10);
+    old_chunked.set(http::field::transfer_encoding, "chunked");
+    EXPECT_TRUE(check_response(old_chunked)) << "RFC 9112 §6.1: no Transfer-Encoding in HTTP/1.0";
 
     http::response_header<> switching;
     switching.result(http::status::switching_protocols);
