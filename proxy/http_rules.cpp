@@ -257,7 +257,7 @@ void remove_hop_by_hop(http::fields& fields)
     }
 }
 
-void append_via(http::fields& fields)
+void append_via(http::fields& fields, unsigned received_version)
 {
     // RFC 9110 §7.6.3: each intermediary appends received-protocol and a pseudonym.
     std::string via;
@@ -266,11 +266,12 @@ void append_via(http::fields& fields)
         via.append(it->value().data(), it->value().size());
         via += ", ";
     }
-    via += "1.1 danegate";
+    via += received_version == 10 ? "1.0 danegate" : "1.1 danegate";
     fields.set(http::field::via, via);
 }
 
-void add_forwarding_headers(http::fields& fields, std::string_view client_address, std::string_view host)
+void add_forwarding_headers(http::fields& fields, std::string_view client_address, std::string_view host,
+                            unsigned received_version)
 {
     // X-Forwarded-For: the client's list, then the address we saw (de-facto; RFC 7239 §5.2 for
     // the standard Forwarded equivalent). Several fields are combined into one list.
@@ -285,7 +286,7 @@ void add_forwarding_headers(http::fields& fields, std::string_view client_addres
     // Proto and Host describe this hop only: whatever the client claimed is replaced.
     fields.set("X-Forwarded-Proto", "https");
     fields.set("X-Forwarded-Host", host);
-    append_via(fields);
+    append_via(fields, received_version);
 }
 
 }  // namespace danegate::proxy

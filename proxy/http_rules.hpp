@@ -53,11 +53,16 @@ void remove_hop_by_hop(boost::beast::http::fields& fields);
 /**
  * Adds what the next hop should know about the client: X-Forwarded-For with @p client_address
  * appended to any list the client sent, X-Forwarded-Proto "https", X-Forwarded-Host @p host,
- * and "1.1 danegate" appended to Via (RFC 9110 §7.6.3).
+ * and "<version> danegate" appended to Via (RFC 9110 §7.6.3).
+ * @param received_version the HTTP version the request arrived with (10 or 11).
  */
-void add_forwarding_headers(boost::beast::http::fields& fields, std::string_view client_address, std::string_view host);
+void add_forwarding_headers(boost::beast::http::fields& fields, std::string_view client_address, std::string_view host,
+                            unsigned received_version);
 
-/** Appends "1.1 danegate" to Via (responses too, RFC 9110 §7.6.3). */
-void append_via(boost::beast::http::fields& fields);
+/**
+ * Appends "1.0 danegate" or "1.1 danegate" to Via: the received-protocol is the version of the
+ * message as it reached us (RFC 9110 §7.6.3), for requests and responses alike.
+ */
+void append_via(boost::beast::http::fields& fields, unsigned received_version);
 
 }  // namespace danegate::proxy

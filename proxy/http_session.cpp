@@ -42,6 +42,7 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t body_chunk = 16 * 1024;
+constexpr unsigned max_interim_responses = 8;
 constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
 std::string to_text(beast::string_view view)
@@ -350,7 +351,7 @@ private:
         out.erase(http::field::content_length);
         // 100-continue is answered here, before the body is read (RFC 9110 §10.1.1).
         out.erase(http::field::expect);
-        add_forwarding_headers(out.base(), client_ip_, record_.host);
+        add_forwarding_headers(out.base(), client_ip_, record_.host, in.version());
         if (request_parser_->chunked()) {
             out.chunked(true);
         } else if (const auto length = request_parser_->content_length()) {
@@ -501,6 +502,12 @@ private:
         // RFC 9110 §15.2: interim responses. We sent no Expect upstream and answered the
         // client's 100-continue ourselves, so 100 and 103 are dropped and the final one awaited.
         if (in.result_int() >= 100 && in.result_int() < 200 && in.result() != http::status::switching_protocols) {
+            // Bounded: an upstream sending endless 103s would otherwise hold both legs open.
+            if (++interim_responses_ > max_interim_responses) {
+                upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
+                send_error(502, "invalid upstream response", "too many interim (1xx) responses");
+                return;
+            }
             do_read_response_header();
             return;
         }
@@ -523,7 +530,7 @@ private:
         }
         remove_hop_by_hop(out.base());
         out.erase(http::field::content_length);
-        append_via(out.base());
+        append_via(out.base(), in.version());
         const bool head = request_parser_->get().method() == http::verb::head;
         const unsigned status = in.result_int();
         const bool bodiless = head || status == 204 || status == 304;
@@ -669,7 +676,7 @@ private:
         out.result(status);
         out.version(11);
         out.set(http::field::content_type, "text/plain; charset=utf-8");
-        append_via(out.base());
+        append_via(out.base(), 11);
         out.body() = text + "\n";
         // After an error the rest of the connection cannot be trusted to be framed correctly.
         out.keep_alive(false);
@@ -706,6 +713,7 @@ private:
     void reset_request()
     {
         record_ = access_record{};
+        interim_responses_ = 0;
         request_parser_.reset();
         upstream_serializer_.reset();
         upstream_request_.reset();
@@ -790,6 +798,7 @@ private:
     access_record record_;
     std::chrono::steady_clock::time_point started_{};
     bool client_keep_alive_ = false;
+    unsigned interim_responses_ = 0;
     bool responded_ = false;
     bool waiting_idle_ = false;
     bool closing_ = false;

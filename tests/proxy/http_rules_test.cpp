@@ -190,7 +190,7 @@ TEST(http_rules, forwarding_headers_append_to_the_client_s_lists)
     fields.set("X-Forwarded-Proto", "http");
     fields.set("X-Forwarded-Host", "spoofed.example");
     fields.set(http::field::via, "1.0 fred");
-    add_forwarding_headers(fields, "192.0.2.9", "app.example:8443");
+    add_forwarding_headers(fields, "192.0.2.9", "app.example:8443", 11);
     EXPECT_EQ(fields["X-Forwarded-For"], "203.0.113.7, 198.51.100.1, 192.0.2.9");
     EXPECT_EQ(fields.count("X-Forwarded-For"), 1u);
     EXPECT_EQ(fields["X-Forwarded-Proto"], "https");
@@ -201,9 +201,13 @@ TEST(http_rules, forwarding_headers_append_to_the_client_s_lists)
 TEST(http_rules, forwarding_headers_start_lists_when_absent)
 {
     http::fields fields;
-    add_forwarding_headers(fields, "192.0.2.9", "app.example");
+    add_forwarding_headers(fields, "192.0.2.9", "app.example", 11);
     EXPECT_EQ(fields["X-Forwarded-For"], "192.0.2.9");
     EXPECT_EQ(fields[http::field::via], "1.1 danegate");
+
+    http::fields from_http10;
+    add_forwarding_headers(from_http10, "192.0.2.9", "app.example", 10);
+    EXPECT_EQ(from_http10[http::field::via], "1.0 danegate") << "received-protocol is the client's version";
 }
 
 TEST(http_rules, responses_with_conflicting_framing_are_rejected)
