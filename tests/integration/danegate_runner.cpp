@@ -35,27 +35,6 @@ using clock_type = std::chrono::steady_clock;
     throw std::runtime_error(what + ": " + std::strerror(error));
 }
 
-/** Closes a descriptor when it goes out of scope. */
-class fd_guard {
-public:
-    explicit fd_guard(int fd = -1) : fd_(fd) {}
-    ~fd_guard() { reset(); }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-
-    int get() const { return fd_; }
-    void reset()
-    {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-        fd_ = -1;
-    }
-
-private:
-    int fd_;
-};
-
 std::vector<std::string> split_lines(const std::string& text)
 {
     std::vector<std::string> lines;
@@ -169,13 +148,13 @@ cli_result run_danegate(const std::vector<std::string>& args, std::chrono::milli
     if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) {
         throw_errno("pipe2", errno);
     }
-    fd_guard out_read(out_pipe[0]);
-    fd_guard out_write(out_pipe[1]);
+    unique_fd out_read(out_pipe[0]);
+    unique_fd out_write(out_pipe[1]);
     if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) {
         throw_errno("pipe2", errno);
     }
-    fd_guard err_read(err_pipe[0]);
-    fd_guard err_write(err_pipe[1]);
+    unique_fd err_read(err_pipe[0]);
+    unique_fd err_write(err_pipe[1]);
 
     posix_spawn_file_actions_t actions;
     ::posix_spawn_file_actions_init(&actions);

@@ -1,6 +1,8 @@
 // Blocking OpenSSL client over a plain socket with a receive timeout; see raw_tls_client.hpp.
 #include "tests/integration/raw_tls_client.hpp"
 
+#include "tests/support/process.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -11,20 +13,6 @@
 #include <memory>
 
 namespace danegate::test {
-
-namespace {
-
-struct fd_closer {
-    int fd;
-    ~fd_closer()
-    {
-        if (fd >= 0) {
-            ::close(fd);
-        }
-    }
-};
-
-}  // namespace
 
 int raw_exchange::status() const
 {
@@ -39,12 +27,12 @@ raw_exchange send_raw_https(const std::string& address, std::uint16_t port, cons
                             const std::string& request, std::chrono::milliseconds quiet)
 {
     raw_exchange out;
-    fd_closer socket_fd{::socket(AF_INET, SOCK_STREAM, 0)};
+    unique_fd socket_fd(::socket(AF_INET, SOCK_STREAM, 0));
     sockaddr_in peer{};
     peer.sin_family = AF_INET;
     peer.sin_port = htons(port);
-    if (socket_fd.fd < 0 || inet_pton(AF_INET, address.c_str(), &peer.sin_addr) != 1 ||
-        ::connect(socket_fd.fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
+    if (socket_fd.get() < 0 || inet_pton(AF_INET, address.c_str(), &peer.sin_addr) != 1 ||
+        ::connect(socket_fd.get(), reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
         out.error = "connect failed";
         return out;
     }
@@ -52,11 +40,11 @@ raw_exchange send_raw_https(const std::string& address, std::uint16_t port, cons
     timeval timeout{};
     timeout.tv_sec = static_cast<time_t>(quiet.count() / 1000);
     timeout.tv_usec = static_cast<suseconds_t>((quiet.count() % 1000) * 1000);
-    ::setsockopt(socket_fd.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(socket_fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
     std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
-    SSL_set_fd(ssl.get(), socket_fd.fd);
+    SSL_set_fd(ssl.get(), socket_fd.get());
     SSL_set_tlsext_host_name(ssl.get(), sni.c_str());
     if (SSL_connect(ssl.get()) != 1) {
         out.error = "TLS handshake failed";
