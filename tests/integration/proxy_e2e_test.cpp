@@ -62,10 +62,18 @@ protected:
                                  "      - { match: { host: good.example }, upstream: good }\n"
                                  "      - { match: { host: wrong.example }, upstream: wrong }\n"
                                  "      - { match: { host: nxd.example }, upstream: nxd }\n"
+                                 "      - { match: { host: slow.example }, upstream: slow }\n"
+                                 "      - { match: { host: pair.example }, upstream: pair }\n"
+                                 "      - { match: { host: dead.example }, upstream: dead }\n"
                                  "upstreams:\n"
                                  "  - { name: good, endpoints: [ \"" << endpoint("web50") << "\" ] }\n"
                                  "  - { name: wrong, endpoints: [ \"" << endpoint("webwrong") << "\" ] }\n"
                                  "  - { name: nxd, endpoints: [ \"" << endpoint("webnxd") << "\" ] }\n"
+                                 "  - { name: slow, endpoints: [ \"" << endpoint("web50") << "\" ], timeouts: { response: 1s } }\n"
+                                 "  - { name: pair, endpoints: [ \"" << endpoint("web50") << "\", \"" << endpoint("web51") << "\" ] }\n"
+                                 // notls resolves to 127.0.0.40, where nothing listens in this suite.
+                                 "  - { name: dead, endpoints: [ \"" << endpoint("notls") << "\" ],\n"
+                                 "      health: { max_failures: 1, retry_after: 1m } }\n"
                                  "log: { access: stdout }\n";
         proxy_ = std::make_unique<child_process>(
             std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, bed().dir() / "proxy-e2e.log");
@@ -203,6 +211,36 @@ TEST_F(proxy_e2e, sighup_does_not_stop_the_proxy)
     std::this_thread::sleep_for(200ms);
     EXPECT_TRUE(proxy_->running()) << proxy_->log();
     EXPECT_EQ(status_of(curl("good.example", "/echo/after-hup")), 200) << proxy_->log();
+}
+
+TEST_F(proxy_e2e, an_upstream_slower_than_its_response_timeout_is_504)
+{
+    const auto slow = curl("slow.example", "/slow/3000");
+    EXPECT_EQ(status_of(slow), 504) << slow;
+    // The twin: the same upstream within its timeout.
+    const auto quick = curl("slow.example", "/slow/100");
+    EXPECT_EQ(status_of(quick), 200) << quick;
+}
+
+TEST_F(proxy_e2e, requests_go_round_robin_over_the_endpoints)
+{
+    const auto first = curl("pair.example", "/echo/rr");
+    const auto second = curl("pair.example", "/echo/rr");
+    ASSERT_EQ(status_of(first), 200) << first;
+    ASSERT_EQ(status_of(second), 200) << second;
+    const bool first_is_ee = first.find("\"backend\": \"ee50\"") != std::string::npos;
+    const bool second_is_ee = second.find("\"backend\": \"ee50\"") != std::string::npos;
+    EXPECT_NE(first_is_ee, second_is_ee) << "two requests, two endpoints:\n" << first << "\n" << second;
+    EXPECT_THAT(first + second, HasSubstr("\"backend\": \"rsa51\""));
+}
+
+TEST_F(proxy_e2e, an_endpoint_that_fails_is_ejected_and_then_503)
+{
+    const auto failing = curl("dead.example", "/echo");
+    EXPECT_EQ(status_of(failing), 502) << failing;
+    // max_failures: 1 ejected it; with retry_after 1m nothing is left to try.
+    const auto ejected = curl("dead.example", "/echo");
+    EXPECT_EQ(status_of(ejected), 503) << ejected;
 }
 
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)
