@@ -213,40 +213,39 @@ std::optional<std::string> read_text(const node& n, context& ctx, const text_che
     return text;
 }
 
-text_check domain_name(name_rules rules)
+/** A check made of a units.hpp parser: its error is the problem, and @p store may rewrite the
+ *  text from the parsed value (the normalized spelling is what the configuration keeps). */
+template <class Parse, class Store>
+text_check parsed_by(Parse parse, Store store)
 {
-    return [rules](std::string& text) -> std::optional<std::string> {
-        auto name = parse_domain_name(text, rules);
-        if (!name) {
-            return name.error();
+    return [parse, store](std::string& text) -> std::optional<std::string> {
+        auto parsed = parse(text);
+        if (!parsed) {
+            return parsed.error();
         }
-        text = *name;
+        store(text, *parsed);
         return std::nullopt;
     };
+}
+
+text_check domain_name(name_rules rules)
+{
+    return parsed_by([rules](const std::string& text) { return parse_domain_name(text, rules); },
+                     [](std::string& text, const std::string& name) { text = name; });
 }
 
 /** Stub zones keep the absolute spelling ("corp.example.") that unbound's stub-zone expects. */
 text_check zone_name()
 {
-    return [](std::string& text) -> std::optional<std::string> {
-        auto name = parse_domain_name(text);
-        if (!name) {
-            return name.error();
-        }
-        text = *name + ".";
-        return std::nullopt;
-    };
+    return parsed_by([](const std::string& text) { return parse_domain_name(text); },
+                     [](std::string& text, const std::string& name) { text = name + "."; });
 }
 
+/** Resolver addresses stay as written ("10.0.0.53@53"): libunbound parses that form itself. */
 text_check resolver_address_text()
 {
-    return [](std::string& text) -> std::optional<std::string> {
-        auto address = parse_resolver_address(text);
-        if (!address) {
-            return address.error();
-        }
-        return std::nullopt;
-    };
+    return parsed_by([](const std::string& text) { return parse_resolver_address(text); },
+                     [](std::string&, const resolver_address&) {});
 }
 
 text_check trust_anchor_line()

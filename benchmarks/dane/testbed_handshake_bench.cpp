@@ -44,6 +44,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace danegate::bench {
@@ -169,24 +170,51 @@ bool dane_handshake_once(SSL_CTX* ctx, const dane::lookup_result& lookup, const 
     return true;
 }
 
+/** What a handshake benchmark needs before its loop; built once, outside the timing. */
+struct handshake_setup {
+    const test::testbed* bed = nullptr;
+    std::shared_ptr<const dane::lookup_result> lookup;  // set when DANE is wanted
+    ssl_ctx_ptr dane_ctx;
+    ssl_ctx_ptr pkix_ctx;
+};
+
+/** The test bed, and the secure lookup and contexts asked for; nullopt with @p error if not. */
+std::optional<handshake_setup> prepare_setup(const target& t, bool dane, bool pkix, std::string& error)
+{
+    handshake_setup setup;
+    setup.bed = testbed_or_error(error);
+    if (setup.bed == nullptr) {
+        return std::nullopt;
+    }
+    if (dane) {
+        setup.lookup = secure_testbed_lookup(setup.bed->host(t.label), error);
+        setup.dane_ctx = setup.lookup ? dane_context(error) : nullptr;
+        if (!setup.dane_ctx) {
+            return std::nullopt;
+        }
+    }
+    if (pkix) {
+        setup.pkix_ctx = pkix_context(*setup.bed, t, error);
+        if (!setup.pkix_ctx) {
+            return std::nullopt;
+        }
+    }
+    return setup;
+}
+
 void BM_handshake_pkix(benchmark::State& state, const target& t)
 {
     std::string error;
-    const test::testbed* bed = testbed_or_error(error);
-    if (bed == nullptr) {
-        skip(state, error);
-        return;
-    }
-    const ssl_ctx_ptr ctx = pkix_context(*bed, t, error);
-    if (!ctx) {
+    const auto setup = prepare_setup(t, false, true, error);
+    if (!setup) {
         skip(state, error);
         return;
     }
     // SNI as the DANE handshake sends it (the TLSA base domain), so both ClientHellos match.
-    const std::string sni = bed->host(t.label);
-    const std::uint16_t port = bed->port();
+    const std::string sni = setup->bed->host(t.label);
+    const std::uint16_t port = setup->bed->port();
     for (auto _ : state) {
-        if (!pkix_handshake_once(ctx.get(), t, sni, port, error)) {
+        if (!pkix_handshake_once(setup->pkix_ctx.get(), t, sni, port, error)) {
             skip(state, error);
             break;
         }
@@ -198,20 +226,14 @@ BENCHMARK_CAPTURE(BM_handshake_pkix, ee_selfsigned, ee_target)->UseRealTime()->U
 void BM_handshake_dane(benchmark::State& state, const target& t)
 {
     std::string error;
-    const test::testbed* bed = testbed_or_error(error);
-    if (bed == nullptr) {
+    const auto setup = prepare_setup(t, true, false, error);
+    if (!setup) {
         skip(state, error);
         return;
     }
-    const auto lookup = secure_testbed_lookup(bed->host(t.label), error);
-    const ssl_ctx_ptr ctx = lookup ? dane_context(error) : nullptr;
-    if (!ctx) {
-        skip(state, error);
-        return;
-    }
-    const std::uint16_t port = bed->port();
+    const std::uint16_t port = setup->bed->port();
     for (auto _ : state) {
-        if (!dane_handshake_once(ctx.get(), *lookup, t, port, error)) {
+        if (!dane_handshake_once(setup->dane_ctx.get(), *setup->lookup, t, port, error)) {
             skip(state, error);
             break;
         }
@@ -227,20 +249,13 @@ BENCHMARK_CAPTURE(BM_handshake_dane, ee_3_1_1, ee_target)->UseRealTime()->Unit(b
 void BM_handshake_paired(benchmark::State& state, const target& t)
 {
     std::string error;
-    const test::testbed* bed = testbed_or_error(error);
-    if (bed == nullptr) {
+    const auto setup = prepare_setup(t, true, true, error);
+    if (!setup) {
         skip(state, error);
         return;
     }
-    const auto lookup = secure_testbed_lookup(bed->host(t.label), error);
-    const ssl_ctx_ptr dane_ctx = lookup ? dane_context(error) : nullptr;
-    const ssl_ctx_ptr pkix_ctx = dane_ctx ? pkix_context(*bed, t, error) : nullptr;
-    if (!pkix_ctx) {
-        skip(state, error);
-        return;
-    }
-    const std::string sni = bed->host(t.label);
-    const std::uint16_t port = bed->port();
+    const std::string sni = setup->bed->host(t.label);
+    const std::uint16_t port = setup->bed->port();
     std::chrono::steady_clock::duration pkix_total{};
     std::chrono::steady_clock::duration dane_total{};
     bool pkix_first = true;
@@ -249,8 +264,8 @@ void BM_handshake_paired(benchmark::State& state, const target& t)
         for (int half = 0; half < 2 && ok; ++half) {
             const bool pkix = (half == 0) == pkix_first;
             const auto start = std::chrono::steady_clock::now();
-            ok = pkix ? pkix_handshake_once(pkix_ctx.get(), t, sni, port, error)
-                      : dane_handshake_once(dane_ctx.get(), *lookup, t, port, error);
+            ok = pkix ? pkix_handshake_once(setup->pkix_ctx.get(), t, sni, port, error)
+                      : dane_handshake_once(setup->dane_ctx.get(), *setup->lookup, t, port, error);
             (pkix ? pkix_total : dane_total) += std::chrono::steady_clock::now() - start;
         }
         if (!ok) {
@@ -271,26 +286,20 @@ BENCHMARK_CAPTURE(BM_handshake_paired, ee, ee_target)->UseRealTime()->Unit(bench
 void BM_prepare_dane_handshake(benchmark::State& state, const target& t)
 {
     std::string error;
-    const test::testbed* bed = testbed_or_error(error);
-    if (bed == nullptr) {
-        skip(state, error);
-        return;
-    }
-    const auto lookup = secure_testbed_lookup(bed->host(t.label), error);
-    const ssl_ctx_ptr ctx = lookup ? dane_context(error) : nullptr;
-    if (!ctx) {
+    const auto prepared = prepare_setup(t, true, false, error);
+    if (!prepared) {
         skip(state, error);
         return;
     }
     const dane::dane_policy policy;
     for (auto _ : state) {
-        const ssl_ptr ssl{SSL_new(ctx.get())};
+        const ssl_ptr ssl{SSL_new(prepared->dane_ctx.get())};
         if (!ssl) {
             skip(state, "SSL_new: " + openssl_errors());
             break;
         }
         const auto start = std::chrono::steady_clock::now();
-        const dane::dane_setup setup = dane::prepare_dane_handshake(ssl.get(), *lookup, policy);
+        const dane::dane_setup setup = dane::prepare_dane_handshake(ssl.get(), *prepared->lookup, policy);
         const auto stop = std::chrono::steady_clock::now();
         if (!setup.may_handshake() || setup.usable_records() != 1) {
             skip(state, "prepare_dane_handshake did not load exactly one record");
@@ -305,21 +314,15 @@ BENCHMARK_CAPTURE(BM_prepare_dane_handshake, ee_3_1_1, ee_target)->UseManualTime
 void BM_authenticate_after_handshake(benchmark::State& state)
 {
     std::string error;
-    const test::testbed* bed = testbed_or_error(error);
-    if (bed == nullptr) {
-        skip(state, error);
-        return;
-    }
-    const auto lookup = secure_testbed_lookup(bed->host(ta_target.label), error);
-    const ssl_ctx_ptr ctx = lookup ? dane_context(error) : nullptr;
-    if (!ctx) {
+    const auto prepared = prepare_setup(ta_target, true, false, error);
+    if (!prepared) {
         skip(state, error);
         return;
     }
     socket_fd fd;
-    const ssl_ptr ssl{SSL_new(ctx.get())};
-    const dane::dane_setup setup = dane::prepare_dane_handshake(ssl.get(), *lookup, dane::dane_policy{});
-    if (!setup.may_handshake() || !tls_handshake(ssl.get(), ta_target.address, bed->port(), fd, error)) {
+    const ssl_ptr ssl{SSL_new(prepared->dane_ctx.get())};
+    const dane::dane_setup setup = dane::prepare_dane_handshake(ssl.get(), *prepared->lookup, dane::dane_policy{});
+    if (!setup.may_handshake() || !tls_handshake(ssl.get(), ta_target.address, prepared->bed->port(), fd, error)) {
         skip(state, "DANE-TA handshake failed: " + error);
         return;
     }
