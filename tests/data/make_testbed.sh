@@ -307,6 +307,12 @@ $t.web51      TLSA  3 1 1 $ee_rsa_spki_sha256
 webwrong      A     127.0.0.50
 $t.webwrong   TLSA  3 1 1 $wrong_sha256
 webnxd        A     127.0.0.50
+; Reserved for single tests: a TLS echo server for TCP listeners (.52), and an address where a
+; test starts and stops its own backend (.53). Both carry the EE record of ee.pem.
+echo          A     127.0.0.52
+$t.echo       TLSA  $right
+spare         A     127.0.0.53
+$t.spare      TLSA  $right
 
 child         NS    ns.$zone.
 expired       NS    ns.$zone.
