@@ -10,6 +10,7 @@
 #include <charconv>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 namespace danegate::conf {
@@ -251,15 +252,18 @@ text_check resolver_address_text()
 text_check trust_anchor_line()
 {
     // The full syntax is unbound's to judge; this catches a path or a bare hash written here.
+    // Fields may be separated by tabs, as ldns-key2ds and dig print them.
     return [](std::string& text) -> std::optional<std::string> {
-        std::string upper;
-        for (char c : text) {
-            upper += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+        std::istringstream fields(text);
+        for (std::string field; fields >> field;) {
+            for (char& c : field) {
+                c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+            }
+            if (field == "DS" || field == "DNSKEY") {
+                return std::nullopt;
+            }
         }
-        if (upper.find(" DS ") == std::string::npos && upper.find(" DNSKEY ") == std::string::npos) {
-            return "expected a DS or DNSKEY record such as \"corp.example. DS 12345 13 2 <hex>\"";
-        }
-        return std::nullopt;
+        return "expected a DS or DNSKEY record such as \"corp.example. DS 12345 13 2 <hex>\"";
     };
 }
 

@@ -4,6 +4,7 @@
 #include "dane/authenticate.hpp"
 
 #include "dane/openssl_dane.hpp"
+#include "dane/tls_session_cache.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -32,7 +33,8 @@ std::string join(const std::vector<std::string>& lines)
 
 }  // namespace
 
-dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const dane_policy& policy)
+dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const dane_policy& policy,
+                                  std::shared_ptr<const resumable_session> resume)
 {
     dane_setup setup;
     setup.ssl_ = ssl;
@@ -57,6 +59,10 @@ dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const d
         setup.rejection_ = reject(reason::unusable, "no usable TLSA record at " + lookup.tlsa_name +
                                                         (setup.skipped_.empty() ? "" : ": " + setup.skipped_));
         return setup;
+    }
+    // DESIGN §1: a session stands in for its handshake only under the RRset that authenticated it.
+    if (resume && resume->digest() == lookup.rrset_digest && SSL_set_session(ssl, resume->session()) == 1) {
+        setup.offered_ = std::move(resume);
     }
     // Everything checked: only now may the handshake go ahead.
     setup.rejection_.reset();
@@ -84,6 +90,17 @@ verdict authenticate(SSL* ssl, const dane_setup& setup, const boost::system::err
     }
     if (verify_result != X509_V_OK) {
         return reject(reason::mismatch, X509_verify_cert_error_string(verify_result));
+    }
+    if (SSL_session_reused(ssl) == 1) {
+        // No certificate was verified in this handshake: only the session we offered, which an
+        // authenticated handshake under the same RRset produced, may stand in for one. (With no
+        // internal session store, OpenSSL can resume nothing but the session set on this SSL.)
+        if (!setup.offered_) {
+            return reject(reason::tls_error, "resumed a TLS session that was not offered");
+        }
+        verdict v = setup.offered_->original();
+        v.detail = "resumed";
+        return v;
     }
     // X509_V_OK also holds when no certificate was verified at all: require OpenSSL's DANE match.
     if (SSL_get0_dane_authority(ssl, nullptr, nullptr) < 0) {

@@ -17,10 +17,13 @@
 
 #include <openssl/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace danegate::dane {
+
+class resumable_session;
 
 /** The outcome of authenticating one upstream connection. */
 struct verdict {
@@ -47,12 +50,17 @@ public:
     /** Records loaded into OpenSSL (0 unless may_handshake()). */
     int usable_records() const noexcept { return usable_records_; }
 
+    /** Whether a remembered session was offered for resumption. */
+    bool offered_resumption() const noexcept { return offered_ != nullptr; }
+
 private:
-    friend dane_setup prepare_dane_handshake(SSL*, const lookup_result&, const dane_policy&);
+    friend dane_setup prepare_dane_handshake(SSL*, const lookup_result&, const dane_policy&,
+                                             std::shared_ptr<const resumable_session>);
     friend verdict authenticate(SSL*, const dane_setup&, const boost::system::error_code&);
 
     const SSL* ssl_ = nullptr;
     int usable_records_ = 0;
+    std::shared_ptr<const resumable_session> offered_;
     // Closed until prepare_dane_handshake opens it: a default-made setup forbids the handshake.
     std::optional<verdict> rejection_ = verdict{reason::tls_error, std::nullopt, -1, "DANE was not set up"};
     std::string skipped_;
@@ -62,15 +70,22 @@ private:
  * Step 1, before the handshake. Secure records are required: every other DNS outcome is a
  * rejection with its reason word, and so are zero records that OpenSSL accepts (`unusable`), since
  * OpenSSL would otherwise fall back to PKIX.
+ * @param resume a session remembered by tls_session_cache for this endpoint: offered only when it
+ *        was authenticated under exactly the RRset of @p lookup (DESIGN §1: never across a TLSA
+ *        change). The records are loaded all the same, so a server that declines the session is
+ *        verified in full.
  * @pre @p ssl is fresh, from a context prepared by prepare_upstream_context.
  */
-dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const dane_policy& policy);
+dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const dane_policy& policy,
+                                  std::shared_ptr<const resumable_session> resume = nullptr);
 
 /**
  * Step 2, after the handshake finished (@p handshake_error is its result). Authenticated only when
  * step 1 allowed the handshake on this very SSL, the handshake succeeded,
  * SSL_get_verify_result() is X509_V_OK and SSL_get0_dane_authority() >= 0. A failed certificate
- * verification is `mismatch`; any other handshake failure is `tls_error`.
+ * verification is `mismatch`; any other handshake failure is `tls_error`. A resumed handshake
+ * (which verifies nothing) is authenticated only when it resumed the session step 1 offered, and
+ * then carries that session's original verdict.
  */
 verdict authenticate(SSL* ssl, const dane_setup& setup, const boost::system::error_code& handshake_error);
 

@@ -9,6 +9,7 @@
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -65,6 +66,9 @@ public:
           upstream_buffer_(limits_.header_bytes + body_chunk)
     {
         error_code ec;
+        // Responses go out as header then body writes: without this, Nagle holds the second for
+        // the client's delayed ACK.
+        client_.lowest_layer().set_option(tcp::no_delay(true), ec);
         const auto remote = client_.lowest_layer().remote_endpoint(ec);
         if (!ec) {
             client_ip_ = remote.address().to_string();
@@ -102,6 +106,17 @@ private:
     }
 
     enum class side { client, upstream };
+
+    /**
+     * Binds a handler of an upstream operation to this session's strand. A pooled connection was
+     * made on the strand of the session that opened it; bound handlers (and every intermediate
+     * step of Beast's and Asio's composed operations) run here instead.
+     */
+    template <class Handler>
+    auto on_strand(Handler&& handler)
+    {
+        return net::bind_executor(client_.get_executor(), std::forward<Handler>(handler));
+    }
 
     // ---- deadlines (STYLE rec. 3): one timer, re-armed before every operation ---------------
 
@@ -305,6 +320,9 @@ private:
         target.port = endpoint_->port();
         target.policy = upstream_rt_->policy;
         target.connect_timeout = upstream_rt_->config.timeouts.connect;
+        target.upstream = upstream_rt_->config.name;
+        // A retry is on a fresh connection: the pooled one just failed, its siblings may too.
+        target.pool = retried_ ? nullptr : &upstream_rt_->pool;
         state_->connector->async_connect(client_.get_executor(), std::move(target),
                                          [self = shared_from_this()](connect_result result) {
                                              self->on_connect_upstream(std::move(result));
@@ -328,7 +346,8 @@ private:
         if (result.verdict.matched) {
             record_.matched = result.verdict.matched->to_string();
         }
-        record_.upstream += " (" + upstream_->endpoint.address().to_string() + ")";
+        record_.upstream = endpoint_->host() + ":" + std::to_string(endpoint_->port()) + " (" +
+                           upstream_->endpoint.address().to_string() + ")";
         do_write_request_header();
     }
 
@@ -357,23 +376,23 @@ private:
         } else if (const auto length = request_parser_->content_length()) {
             out.content_length(*length);
         }
-        // No pool yet: one request per upstream connection (RFC 9112 §9.6).
-        out.set(http::field::connection, "close");
+        // Keep-alive upstream (HTTP/1.1's default): the connection goes back to the pool after a
+        // complete exchange.
         out.body().data = nullptr;
         out.body().more = true;
         upstream_serializer_.emplace(out);
         arm(upstream_rt_->config.timeouts.response, side::upstream);
         http::async_write_header(upstream_->stream, *upstream_serializer_,
-                                 [self = shared_from_this()](error_code ec, std::size_t) {
+                                 on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                      self->on_write_request_header(ec);
-                                 });
+                                 }));
     }
 
     void on_write_request_header(error_code ec)
     {
         disarm();
         if (ec) {
-            upstream_failed("writing the request", ec);
+            upstream_failed(stage::request_header, ec);
             return;
         }
         const auto& in = request_parser_->get();
@@ -403,7 +422,7 @@ private:
             body.more = false;
             arm(upstream_rt_->config.timeouts.response, side::upstream);
             http::async_write(upstream_->stream, *upstream_serializer_,
-                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); });
+                              on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); }));
             return;
         }
         auto& body = request_parser_->get().body();
@@ -446,7 +465,7 @@ private:
         body.more = true;
         arm(upstream_rt_->config.timeouts.response, side::upstream);
         http::async_write(upstream_->stream, *upstream_serializer_,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_write_request_body(ec); });
+                          on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_write_request_body(ec); }));
     }
 
     void on_write_request_body(error_code ec)
@@ -456,7 +475,7 @@ private:
             ec = {};  // everything given was written; more is to come
         }
         if (ec) {
-            upstream_failed("writing the request body", ec);
+            upstream_failed(stage::request_body, ec);
             return;
         }
         do_relay_request_body();
@@ -466,9 +485,10 @@ private:
     {
         disarm();
         if (ec) {
-            upstream_failed("writing the request", ec);
+            upstream_failed(record_.bytes_in == 0 ? stage::request_header : stage::request_body, ec);
             return;
         }
+        request_sent_ = true;
         do_read_response_header();
     }
 
@@ -486,16 +506,16 @@ private:
         }
         arm(upstream_rt_->config.timeouts.response, side::upstream);
         http::async_read_header(upstream_->stream, upstream_buffer_, *response_parser_,
-                                [self = shared_from_this()](error_code ec, std::size_t) {
+                                on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                     self->on_read_response_header(ec);
-                                });
+                                }));
     }
 
     void on_read_response_header(error_code ec)
     {
         disarm();
         if (ec) {
-            upstream_failed("reading the response", ec);
+            upstream_failed(stage::response_header, ec);
             return;
         }
         const auto& in = response_parser_->get();
@@ -591,9 +611,9 @@ private:
         body.size = buffer_.size();
         arm(upstream_rt_->config.timeouts.response, side::upstream);
         http::async_read_some(upstream_->stream, upstream_buffer_, *response_parser_,
-                              [self = shared_from_this()](error_code ec, std::size_t) {
+                              on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                   self->on_read_response_body(ec);
-                              });
+                              }));
     }
 
     void on_read_response_body(error_code ec)
@@ -646,15 +666,72 @@ private:
         if (ec) {
             record_.detail = "writing the response: " + ec.message();
         }
+        // The upstream leg is reusable when both messages were complete, it asked for nothing
+        // else (Connection: close, a close-delimited body) and sent nothing more.
+        upstream_reusable_ = request_sent_ && response_parser_ && response_parser_->is_done() &&
+                             response_parser_->get().keep_alive() && upstream_buffer_.size() == 0 &&
+                             !upstream_timed_out_;
         finish_exchange(!ec && client_keep_alive_);
     }
 
     // ---- endings ------------------------------------------------------------------------------
 
-    /** The upstream failed after it was authenticated. Before the response started: 502/504. */
-    void upstream_failed(const char* what, error_code ec)
+    /** Where an exchange with an authenticated upstream failed. */
+    enum class stage { request_header, request_body, response_header };
+
+    static const char* describe(stage where) noexcept
     {
-        const std::string detail = std::string(what) + ": " + (upstream_timed_out_ ? "timed out" : ec.message());
+        switch (where) {
+        case stage::request_header: return "writing the request";
+        case stage::request_body: return "writing the request body";
+        case stage::response_header: return "reading the response";
+        }
+        return "exchanging with the upstream";
+    }
+
+    /**
+     * Whether the request cannot have reached the upstream, so that sending it again is safe: a
+     * pooled connection the upstream closed while it was idle (the keep-alive race of RFC 9112
+     * §9.3.1). Not when a byte of the request body was consumed (it cannot be replayed), nor when
+     * a response started; after the whole request was written only idempotent methods
+     * (RFC 9110 §9.2.2), because the upstream may have acted on it.
+     */
+    bool may_retry(stage where, error_code ec) const
+    {
+        if (!upstream_ || !upstream_->from_pool || retried_ || responded_ || upstream_timed_out_ ||
+            record_.bytes_in != 0 || interim_responses_ != 0) {
+            return false;
+        }
+        if (where == stage::request_header) {
+            return true;
+        }
+        const bool closed_before_answering =
+            where == stage::response_header && upstream_buffer_.size() == 0 &&
+            (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+             ec == net::ssl::error::stream_truncated);
+        if (!closed_before_answering) {
+            return false;
+        }
+        const auto method = request_parser_->get().method();
+        return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
+               method == http::verb::trace || method == http::verb::put || method == http::verb::delete_;
+    }
+
+    /** The upstream failed after it was authenticated. Before the response started: 502/504. */
+    void upstream_failed(stage where, error_code ec)
+    {
+        const std::string detail =
+            std::string(describe(where)) + ": " + (upstream_timed_out_ ? "timed out" : ec.message());
+        if (may_retry(where, ec)) {
+            // Not the endpoint's fault: an idle connection went away. Once, on a fresh one.
+            spdlog::debug("upstream {}: pooled connection failed ({}); retrying on a new one", record_.upstream, detail);
+            retried_ = true;
+            close_upstream();
+            upstream_buffer_.clear();
+            response_parser_.reset();
+            do_connect_upstream();
+            return;
+        }
         upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
         spdlog::warn("upstream {}: {}", record_.upstream, detail);
         if (responded_) {
@@ -698,6 +775,9 @@ private:
 
     void finish_exchange(bool keep_alive)
     {
+        if (upstream_reusable_ && upstream_) {
+            upstream_rt_->pool.release(std::move(upstream_), std::chrono::steady_clock::now());
+        }
         close_upstream();
         record_.client = client_text_;
         record_.sni = sni_;
@@ -726,6 +806,9 @@ private:
         upstream_rt_ = nullptr;
         responded_ = false;
         upstream_timed_out_ = false;
+        retried_ = false;
+        request_sent_ = false;
+        upstream_reusable_ = false;
     }
 
     void close_upstream()
@@ -804,6 +887,9 @@ private:
     bool closing_ = false;
     bool client_timed_out_ = false;
     bool upstream_timed_out_ = false;
+    bool retried_ = false;            // this request already moved to a fresh upstream connection
+    bool request_sent_ = false;       // the whole request reached the upstream's socket
+    bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
 };
 
 }  // namespace

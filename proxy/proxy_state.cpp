@@ -6,7 +6,10 @@
 namespace danegate::proxy {
 
 upstream_runtime::upstream_runtime(const conf::upstream& upstream)
-    : config(upstream), endpoints(upstream), policy(to_dane_policy(upstream))
+    : config(upstream),
+      endpoints(upstream),
+      policy(to_dane_policy(upstream)),
+      pool(upstream.pool.max_idle, upstream.pool.idle_timeout)
 {
 }
 

@@ -10,6 +10,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/tls_server_context.hpp"
 #include "proxy/upstream_connector.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "routing/route_table.hpp"
 #include "routing/upstream_set.hpp"
 
@@ -30,6 +31,7 @@ struct upstream_runtime {
     const conf::upstream& config;
     routing::upstream_set endpoints;
     dane::dane_policy policy;
+    upstream_pool pool;  ///< idle keep-alive connections (pool.max_idle, pool.idle_timeout)
 };
 
 /** One configured listener at run time. */

@@ -24,13 +24,14 @@ namespace net = boost::asio;
 using boost::system::error_code;
 
 struct server::impl {
-    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(io, SIGINT, SIGTERM, SIGHUP), drain_timer(io) {}
+    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(io, SIGINT, SIGTERM, SIGHUP), drain_timer(io), sweep_timer(io) {}
 
     // Declared first, destroyed last: handlers still queued when it goes hold sessions, and those
     // only reference state they keep alive themselves (proxy_state).
     net::io_context io;
     net::signal_set signals;
     net::steady_timer drain_timer;
+    net::steady_timer sweep_timer;
     std::unique_ptr<dane::unbound_resolver> resolver;
     std::unique_ptr<dane::tlsa_cache> cache;
     std::shared_ptr<proxy_state> state;
@@ -77,6 +78,8 @@ struct server::impl {
             io.stop();
             return;
         }
+        // Idle upstream connections serve no in-flight request: let them go at once.
+        sweep_pools(std::chrono::steady_clock::time_point::max());
         // Polling every 50 ms is simpler than a completion count, and a drain is rare.
         drain_timer.expires_after(std::chrono::milliseconds(50));
         drain_timer.async_wait([this](error_code ec) {
@@ -84,6 +87,26 @@ struct server::impl {
                 check_drained();
             }
         });
+    }
+
+    /** Closes idle upstream connections past their pool.idle_timeout, once a second. */
+    void schedule_pool_sweep()
+    {
+        sweep_timer.expires_after(std::chrono::seconds(1));
+        sweep_timer.async_wait([this](error_code ec) {
+            if (ec || state->draining) {
+                return;
+            }
+            sweep_pools(std::chrono::steady_clock::now());
+            schedule_pool_sweep();
+        });
+    }
+
+    void sweep_pools(std::chrono::steady_clock::time_point now)
+    {
+        for (auto& upstream : state->upstreams) {
+            upstream->pool.sweep(now);
+        }
     }
 };
 
@@ -172,6 +195,7 @@ int server::run()
         spdlog::info("listening on {}:{}", endpoint.address().to_string(), endpoint.port());
         l->start();
     }
+    s.schedule_pool_sweep();
     spdlog::info("danegate running with {} thread(s)", s.threads);
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < s.threads; ++i) {

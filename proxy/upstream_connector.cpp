@@ -4,8 +4,12 @@
 #include "proxy/upstream_connector.hpp"
 
 #include "dane/openssl_dane.hpp"
+#include "dane/tls_session_cache.hpp"
 #include "dane/tlsa_cache.hpp"
 #include "proxy/errc.hpp"
+#include "proxy/upstream_pool.hpp"
+
+#include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -25,11 +29,13 @@ namespace {
 class connect_op : public std::enable_shared_from_this<connect_op> {
 public:
     connect_op(net::any_io_executor executor, dane::tlsa_cache& cache,
-               std::shared_ptr<net::ssl::context> context, upstream_target target,
-               upstream_connector::handler done)
+               std::shared_ptr<net::ssl::context> context, std::shared_ptr<dane::tls_session_cache> sessions,
+               upstream_target target, upstream_connector::handler done)
         : executor_(std::move(executor)),
           cache_(cache),
           context_(std::move(context)),
+          sessions_(std::move(sessions)),
+          session_key_(target.upstream + "|" + target.host + ":" + std::to_string(target.port)),
           target_(std::move(target)),
           done_(std::move(done)),
           deadline_(executor_)
@@ -52,10 +58,22 @@ private:
     void on_lookup(std::shared_ptr<const dane::lookup_result> lookup)
     {
         lookup_ = std::move(lookup);
+        // DESIGN §1: an idle connection is reused only while the RRset that authenticated it is
+        // the current, secure one; the pool retires the others.
+        if (target_.pool != nullptr && lookup_->status == dane::dns_status::secure_records) {
+            if (auto pooled = target_.pool->acquire(target_.host, target_.port, lookup_->rrset_digest,
+                                                    std::chrono::steady_clock::now())) {
+                pooled->from_pool = true;
+                auto verdict = pooled->verdict;
+                complete(connect_result{{}, std::move(pooled), std::move(verdict)});
+                return;
+            }
+        }
         connection_ = std::make_unique<upstream_connection>(upstream_stream(executor_, *context_));
         // DESIGN §1: insecure, bogus, no-tlsa, unusable and dns-error all end here, before any
         // packet reaches the upstream.
-        setup_ = dane::prepare_dane_handshake(connection_->stream.native_handle(), *lookup_, target_.policy);
+        setup_ = dane::prepare_dane_handshake(connection_->stream.native_handle(), *lookup_, target_.policy,
+                                              sessions_->find(session_key_));
         if (!setup_.may_handshake()) {
             fail(errc::upstream_rejected, *setup_.rejection());
             return;
@@ -100,6 +118,10 @@ private:
             return;
         }
         connection_->endpoint = endpoint;
+        // Requests go out as header then body writes: Nagle would hold the second for an ACK
+        // that the upstream delays (40 ms per exchange on Linux).
+        error_code ignored;
+        connection_->stream.lowest_layer().set_option(tcp::no_delay(true), ignored);
         connection_->stream.async_handshake(net::ssl::stream_base::client,
                                             [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
     }
@@ -112,6 +134,7 @@ private:
         // The single decision (dane/authenticate.hpp): anything but `authenticated` closes.
         auto verdict = dane::authenticate(connection_->stream.native_handle(), setup_, ec);
         if (!verdict.authenticated()) {
+            sessions_->forget(session_key_);
             if (timed_out_) {
                 verdict.detail = "handshake timed out" + (verdict.detail.empty() ? "" : ": " + verdict.detail);
             }
@@ -124,6 +147,8 @@ private:
         connection_->rrset_digest = lookup_->rrset_digest;
         connection_->host = target_.host;
         connection_->port = target_.port;
+        connection_->resumed = SSL_session_reused(connection_->stream.native_handle()) == 1;
+        sessions_->remember(connection_->stream.native_handle(), session_key_, verdict, lookup_->rrset_digest);
         complete(connect_result{{}, std::move(connection_), std::move(verdict)});
     }
 
@@ -151,6 +176,8 @@ private:
     net::any_io_executor executor_;
     dane::tlsa_cache& cache_;
     std::shared_ptr<net::ssl::context> context_;
+    std::shared_ptr<dane::tls_session_cache> sessions_;
+    std::string session_key_;
     upstream_target target_;
     upstream_connector::handler done_;
     net::steady_timer deadline_;
@@ -165,13 +192,14 @@ private:
 }  // namespace
 
 upstream_connector::upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<net::ssl::context> context)
-    : cache_(cache), context_(std::move(context))
+    : cache_(cache), context_(std::move(context)), sessions_(std::make_shared<dane::tls_session_cache>())
 {
 }
 
 void upstream_connector::async_connect(net::any_io_executor executor, upstream_target target, handler done) const
 {
-    auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, std::move(target), std::move(done));
+    auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, sessions_, std::move(target),
+                                           std::move(done));
     op->start();
 }
 
@@ -183,6 +211,7 @@ dane::result<std::shared_ptr<net::ssl::context>> make_upstream_context()
     if (auto prepared = dane::prepare_upstream_context(context->native_handle()); !prepared) {
         return prepared.error();
     }
+    dane::tls_session_cache::enable_on(context->native_handle());
     return context;
 }
 

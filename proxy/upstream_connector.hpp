@@ -24,6 +24,7 @@
 
 namespace danegate::dane {
 class tlsa_cache;
+class tls_session_cache;
 }
 
 namespace danegate::proxy {
@@ -40,7 +41,11 @@ struct upstream_connection {
     boost::asio::ip::tcp::endpoint endpoint;   ///< the address connected to
     std::string host;                          ///< the endpoint's name as configured
     std::uint16_t port = 0;
+    bool from_pool = false;                    ///< handed out by an upstream_pool, not new
+    bool resumed = false;                      ///< its handshake resumed a remembered TLS session
 };
+
+class upstream_pool;
 
 /** What to connect to, and under which rules. */
 struct upstream_target {
@@ -48,7 +53,12 @@ struct upstream_target {
     std::uint16_t port = 0;
     dane::dane_policy policy;
     std::chrono::milliseconds connect_timeout{5000};  ///< TCP connect and TLS handshake together
+    /** The configured upstream: TLS sessions are remembered per upstream (its policy fixes SNI) and endpoint. */
+    std::string upstream;
+    /** Idle connections of this upstream to reuse, if any; nullptr: always a new connection. */
+    upstream_pool* pool = nullptr;
 };
+
 
 /** How async_connect ended. */
 struct connect_result {
@@ -79,15 +89,25 @@ public:
      * Starts one attempt. Every intermediate handler, and @p done, run on @p executor (the
      * client session's strand: DESIGN one strand per client connection, shared with its upstream
      * leg). Nothing is sent to the upstream unless the TLSA lookup gave secure, usable records.
+     * With a pool, an idle connection authenticated under the current TLSA RRset is handed out
+     * (from_pool) before a new one is made; new connections offer a TLS session remembered under
+     * that same RRset.
      */
     void async_connect(boost::asio::any_io_executor executor, upstream_target target, handler done) const;
+
+    /** The TLS sessions remembered from authenticated handshakes. */
+    const dane::tls_session_cache& sessions() const noexcept { return *sessions_; }
 
 private:
     dane::tlsa_cache& cache_;
     std::shared_ptr<boost::asio::ssl::context> context_;
+    std::shared_ptr<dane::tls_session_cache> sessions_;
 };
 
-/** An SSL client context for upstreams, prepared by dane::prepare_upstream_context. */
+/**
+ * An SSL client context for upstreams, prepared by dane::prepare_upstream_context, whose new
+ * client sessions go to the connector's tls_session_cache.
+ */
 dane::result<std::shared_ptr<boost::asio::ssl::context>> make_upstream_context();
 
 }  // namespace danegate::proxy

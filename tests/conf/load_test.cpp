@@ -205,6 +205,15 @@ TEST(load, the_base_of_the_table_is_valid)
     EXPECT_EQ(result.value->listeners.at(0).tls.certificates.at(0).cert, (test_files() / "web.pem").string());
 }
 
+TEST(load, a_trust_anchor_may_be_pasted_as_ldns_key2ds_prints_it)
+{
+    // Tab-separated, with TTL and class: the zone-file form unbound reads.
+    const auto result = parse(edited({{8, "resolver: { trust_anchors: [ \"roll.test.\\t3600\\tIN\\tDS\\t61216 13 2 "
+                                          "072cded91bcb6798668965b7a34e633ba258496c3ace8ec546f22d5070a98c9b\" ] }"}}));
+    ASSERT_TRUE(result.ok()) << all(result);
+    EXPECT_THAT(result.value->resolver.trust_anchors.at(0), ::testing::HasSubstr("\tDS\t"));
+}
+
 TEST(load, reports_every_error_in_a_file_sorted_by_position)
 {
     const auto dir = test_files();

@@ -2,6 +2,7 @@
 // HTTPS test backend on 127.0.0.50/51, and danegate between a client and them. Each behaviour
 // has its twin; every rejection also checks that the backend saw no request (DESIGN §4: the client
 // never reaches an unauthenticated upstream).
+#include "tests/integration/curl_client.hpp"
 #include "tests/integration/danegate_runner.hpp"
 #include "tests/integration/raw_tls_client.hpp"
 #include "tests/support/process.hpp"
@@ -84,22 +85,10 @@ protected:
 
     static void TearDownTestSuite() { proxy_.reset(); }
 
-    /** curl through the proxy: "STATUS\nBODY". */
+    /** curl through the proxy: "BODY\nSTATUS". */
     static std::string curl(const std::string& host, const std::string& path, std::vector<std::string> extra = {})
     {
-        std::vector<std::string> argv{"curl", "-sk", "--max-time", "20", "--resolve",
-                                      host + ":" + std::to_string(port_) + ":127.0.0.1",
-                                      "-w", "\n%{http_code}", "https://" + host + ":" + std::to_string(port_) + path};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        std::string output;
-        run_command(argv, &output);
-        return output;
-    }
-
-    static int status_of(const std::string& curl_output)
-    {
-        const auto newline = curl_output.rfind('\n');
-        return newline == std::string::npos ? 0 : std::atoi(curl_output.c_str() + newline + 1);
+        return curl_via(port_, host, path, extra);
     }
 
     static std::string backend_requests()

@@ -4,7 +4,7 @@
 // Beast that tells a test what reached it. One thread, asynchronous, many keep-alive connections.
 //
 //   ANY  /echo...        200 JSON: backend, method, target, headers, body_bytes, body_sha256,
-//                        connection_id, requests_on_connection, tls_resumed (HEAD: header only)
+//                        connection_id, requests_on_connection, tls_resumed, key (HEAD: header only)
 //   GET  /bytes/N        N bytes, byte i = i % 251, Content-Length, written from a fixed buffer
 //   GET  /chunked/N      the same bytes, Transfer-Encoding: chunked, 8 KiB chunks
 //   GET  /slow/MS        waits MS milliseconds, then 200 "slow"
@@ -22,6 +22,8 @@
 //
 // TLS: the server-side session cache and session tickets are on, so resumption is observable
 // (per connection in /echo, in total in /stats). ALPN "http/1.1" is selected when offered.
+// --next-cert/--next-key: SIGUSR1 makes new handshakes use that certificate (a key rollover);
+// /echo's "key" says which one ("first" or "next") the connection's handshake used.
 // SIGTERM or SIGINT stops the server cleanly (exit status 0).
 //
 // Beast's implementation comes from http_test_backend_beast_impl.cpp and Asio's from
@@ -262,12 +264,13 @@ private:
 /** One TLS connection: handshake, then HTTP/1.1 requests one after another until close. */
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-    http_session(tcp::socket&& socket, ssl::context& tls, backend_state& state)
+    http_session(tcp::socket&& socket, ssl::context& tls, const char* key_name, backend_state& state)
         : stream_(std::move(socket), tls),
           state_(state),
           counter_(state),
           id_(++state.connections),
-          timer_(stream_.get_executor())
+          timer_(stream_.get_executor()),
+          key_name_(key_name)
     {
     }
 
@@ -446,7 +449,8 @@ private:
             ", \"body_sha256\": " + json_escape(body_hash_->hex_final()) +
             ", \"connection_id\": " + std::to_string(id_) +
             ", \"requests_on_connection\": " + std::to_string(requests_on_connection_) +
-            ", \"tls_resumed\": " + (resumed_ ? "true" : "false") + "}\n";
+            ", \"tls_resumed\": " + (resumed_ ? "true" : "false") +
+            ", \"key\": " + json_escape(key_name_) + "}\n";
         send_json(http::status::ok, std::move(json));
     }
 
@@ -583,6 +587,7 @@ private:
     std::uint64_t body_bytes_ = 0;
     std::uint64_t requests_on_connection_ = 0;
     bool resumed_ = false;
+    const char* key_name_;  // "first" or "next": which certificate this connection's handshake used
     bool keep_alive_ = true;
     std::optional<http::response<http::empty_body>> continue_;
     std::optional<http::response<http::string_body>> string_response_;
@@ -597,7 +602,7 @@ private:
 class listener : public std::enable_shared_from_this<listener> {
 public:
     listener(net::io_context& io, ssl::context& tls, backend_state& state, const tcp::endpoint& endpoint)
-        : io_(io), tls_(tls), state_(state), acceptor_(io)
+        : io_(io), tls_(&tls), state_(state), acceptor_(io)
     {
         acceptor_.open(endpoint.protocol());
         acceptor_.set_option(net::socket_base::reuse_address(true));
@@ -606,6 +611,13 @@ public:
     }
 
     void run() { do_accept(); }
+
+    /** New connections use @p tls from now on (a key rollover); open ones keep theirs. */
+    void switch_to(ssl::context& tls, const char* key_name)
+    {
+        tls_ = &tls;
+        key_name_ = key_name;
+    }
 
     void stop()
     {
@@ -626,13 +638,14 @@ private:
             return;  // stop()
         }
         if (!ec) {
-            std::make_shared<http_session>(std::move(socket), tls_, state_)->run();
+            std::make_shared<http_session>(std::move(socket), *tls_, key_name_, state_)->run();
         }
         do_accept();
     }
 
     net::io_context& io_;
-    ssl::context& tls_;
+    ssl::context* tls_;
+    const char* key_name_ = "first";
     backend_state& state_;
     tcp::acceptor acceptor_;
 };
@@ -651,18 +664,37 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
     return SSL_TLSEXT_ERR_OK;
 }
 
+/** A server context for @p cert and @p key, with resumption and ALPN on. */
+ssl::context make_tls(const std::string& cert, const std::string& key)
+{
+    ssl::context tls(ssl::context::tls_server);
+    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
+    tls.use_certificate_chain_file(cert);
+    tls.use_private_key_file(key, ssl::context::pem);
+    // Resumption by session id (TLS 1.2) and by ticket (both versions; tickets are on by
+    // default, SSL_OP_NO_TICKET stays clear). The id context is required for the former.
+    static constexpr unsigned char session_context[] = "danegate_http_test_backend";
+    SSL_CTX_set_session_id_context(tls.native_handle(), session_context, sizeof session_context - 1);
+    SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_alpn_select_cb(tls.native_handle(), select_alpn, nullptr);
+    return tls;
+}
+
 struct options {
     std::string listen;
     std::string cert;
     std::string key;
     std::string record;
     std::string name = "backend";
+    std::string next_cert;  // with next_key: the certificate SIGUSR1 switches new handshakes to
+    std::string next_key;
 };
 
 [[noreturn]] void usage(const char* program, const std::string& problem)
 {
     std::cerr << program << ": " << problem << "\nusage: " << program
-              << " --listen ADDR:PORT --cert PEM --key PEM [--record FILE] [--name NAME]\n";
+              << " --listen ADDR:PORT --cert PEM --key PEM [--record FILE] [--name NAME]"
+                 " [--next-cert PEM --next-key PEM]\n";
     std::exit(2);
 }
 
@@ -685,12 +717,19 @@ options parse_options(int argc, char** argv)
             result.record = value;
         } else if (flag == "--name") {
             result.name = value;
+        } else if (flag == "--next-cert") {
+            result.next_cert = value;
+        } else if (flag == "--next-key") {
+            result.next_key = value;
         } else {
             usage(argv[0], "unknown option " + std::string(flag));
         }
     }
     if (result.listen.empty() || result.cert.empty() || result.key.empty()) {
         usage(argv[0], "--listen, --cert and --key are required");
+    }
+    if (result.next_cert.empty() != result.next_key.empty()) {
+        usage(argv[0], "--next-cert and --next-key go together");
     }
     return result;
 }
@@ -733,16 +772,11 @@ int main(int argc, char** argv)
     }
 
     try {
-        ssl::context tls(ssl::context::tls_server);
-        tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3);
-        tls.use_certificate_chain_file(opts.cert);
-        tls.use_private_key_file(opts.key, ssl::context::pem);
-        // Resumption by session id (TLS 1.2) and by ticket (both versions; tickets are on by
-        // default, SSL_OP_NO_TICKET stays clear). The id context is required for the former.
-        static constexpr unsigned char session_context[] = "danegate_http_test_backend";
-        SSL_CTX_set_session_id_context(tls.native_handle(), session_context, sizeof session_context - 1);
-        SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_SERVER);
-        SSL_CTX_set_alpn_select_cb(tls.native_handle(), select_alpn, nullptr);
+        auto tls = make_tls(opts.cert, opts.key);
+        std::optional<ssl::context> next_tls;
+        if (!opts.next_cert.empty()) {
+            next_tls.emplace(make_tls(opts.next_cert, opts.next_key));
+        }
 
         net::io_context io(1);
         auto server = std::make_shared<listener>(io, tls, state, endpoint);
@@ -753,6 +787,16 @@ int main(int argc, char** argv)
             server->stop();
             io.stop();
         });
+        // SIGUSR1: the key rollover's switch, without a moment of downtime.
+        net::signal_set rollover(io, SIGUSR1);
+        if (next_tls) {
+            rollover.async_wait([&server, &next_tls](beast::error_code ec, int) {
+                if (!ec) {
+                    server->switch_to(*next_tls, "next");
+                    std::cerr << "danegate_http_test_backend: new handshakes use the next certificate" << std::endl;
+                }
+            });
+        }
         std::signal(SIGPIPE, SIG_IGN);
 
         std::cerr << "danegate_http_test_backend " << opts.name << " listening on " << opts.listen << std::endl;
