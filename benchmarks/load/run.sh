@@ -189,7 +189,7 @@ wait_for() {
 }
 # stop PID: SIGTERM, then SIGKILL after 10 s; removes PID from the cleanup list.
 stop() {
-  local pid=$1 _ rest=() p
+  local pid=$1 _
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
@@ -197,7 +197,12 @@ stop() {
   done
   ! kill -0 "$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  for p in "${pids[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+  forget "$pid"
+}
+# forget PID: it has ended; take it off the cleanup list.
+forget() {
+  local p rest=()
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
   pids=("${rest[@]}")
 }
 
@@ -340,7 +345,7 @@ backend_connections() {
   if [ "$backend_kind" = nginx ]; then
     curl -s --max-time 5 "http://127.0.0.1:$status_port/" | awk 'NR == 3 { print $1 }'
   else
-    curl -sk --max-time 5 "https://127.0.0.1:$backend_port/stats" | sed -n 's/.*"connections":\([0-9]*\).*/\1/p'
+    curl -sk --max-time 5 "https://127.0.0.1:$backend_port/stats" | sed -n 's/.*"connections": *\([0-9]*\).*/\1/p'
   fi
 }
 
@@ -416,7 +421,7 @@ start_haproxy() {
   cat >"$d/haproxy.cfg" <<EOF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   timeout connect 5s
@@ -516,9 +521,20 @@ check_danegate_dane() {
 # Workloads. workload_NAME URL SECONDS OUT runs the load generator on the load core and writes its
 # output, including report.lua's WRK_RESULT line, to OUT. describe_NAME says what it runs.
 # ------------------------------------------------------------------------------------------------
+# run_load CMD...: runs the load generator in the background and waits for it, so that a signal to
+# this script is handled at once (bash defers traps while a foreground command runs).
+run_load() {
+  local pid rc=0
+  "$@" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || rc=$?
+  forget "$pid"
+  return "$rc"
+}
 describe_keepalive() { echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency (keep-alive, 100-byte body)"; }
 workload_keepalive() {
-  "${load_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2"s --latency -s "$here/report.lua" "$1" >"$3" 2>&1
+  run_load "${load_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2"s --latency -s "$here/report.lua" "$1" >"$3" 2>&1
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -540,8 +556,9 @@ stamp=$(date -u +%Y%m%d-%H%M%S)
 out=$RESULTS/run-$stamp
 mkdir -p "$out"
 tsv=$out/results.tsv
-printf 'workload\tcandidate\trep\trequests\tseconds\trps\tp50_us\tp99_us\tcpu_us\tcpu_us_per_req\tpeak_rss_kib\tupstream_conns\terrors\terror_detail\n' >"$tsv"
+printf 'workload\tcandidate\trep\trequests\tseconds\trps\tp50_us\tp99_us\tcpu_us\tcpu_us_per_req\tpeak_rss_kib\tupstream_conns\terrors\terror_detail\tcpu_pct\n' >"$tsv"
 failures=()
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 # measure WORKLOAD CANDIDATE REP
 measure() {
@@ -573,7 +590,10 @@ measure() {
   conns1=$(backend_connections)
   [ -z "$cand_pid" ] || stop "$cand_pid"
 
-  local r requests dur_us rps p50 p99 errors=0 detail='' k v cpu_us='' per_req=''
+  local r requests dur_us rps p50 p99 errors=0 detail='' k v cpu_us='' per_req='' cpu_pct='' conns=-
+  # The query after the run is one connection more; wrk's own probe connection (wrk.resolve)
+  # counts only for direct.
+  [ -z "$conns0" ] || [ -z "$conns1" ] || conns=$((conns1 - conns0 - 1))
   r=$(grep '^WRK_RESULT' "$out/$tag.txt" || true)
   if [ -z "$r" ]; then
     failures+=("$tag: wrk printed no result (see $out/$tag.txt)")
@@ -594,13 +614,14 @@ measure() {
   if [ -n "$t0" ] && [ -n "$t1" ]; then
     cpu_us=$(((t1 - t0) * 1000000 / clk_tck))
     per_req=$(awk -v c="$cpu_us" -v n="$requests" 'BEGIN { if (n > 0) printf "%.2f", c / n }')
+    cpu_pct=$(awk -v c="$cpu_us" -v us="$dur_us" 'BEGIN { printf "%.0f", 100 * c / us }')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$c" "$rep" "$requests" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$c" "$rep" "$requests" \
     "$(awk -v us="$dur_us" 'BEGIN { printf "%.2f", us / 1e6 }')" "$rps" "$p50" "$p99" "${cpu_us:--}" \
-    "${per_req:--}" "${rss:--}" "$(( conns1 - conns0 - 1 ))" "$errors" "${detail:--}" >>"$tsv"
-  note "$(printf '%-9s %-9s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req  RSS %s KiB  errors %s' \
+    "${per_req:--}" "${rss:--}" "$conns" "$errors" "${detail:--}" "${cpu_pct:--}" >>"$tsv"
+  note "$(printf '%-9s %-9s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s' \
     "$w" "$c" "$rep" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
-    "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${rss:--}" "$errors")"
+    "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${cpu_pct:--}" "${rss:--}" "$errors")"
   # Anything danegate logged at warning level or above during the run is worth a look.
   if [ "$c" = danegate ] && [ -n "$cand_log" ] && grep -qiE '\[(warning|error|critical)\]' "$cand_log"; then
     local n
@@ -652,12 +673,12 @@ summarize() {
       NR > 1 && $1 == w {
         c = $2
         add(c SUBSEP "rps", $6); add(c SUBSEP "p50", $7); add(c SUBSEP "p99", $8)
-        add(c SUBSEP "cpu", $10); add(c SUBSEP "rss", $11); add(c SUBSEP "conns", $12)
+        add(c SUBSEP "cpu", $10); add(c SUBSEP "pct", $15); add(c SUBSEP "rss", $11); add(c SUBSEP "conns", $12)
         errors[c] += $13
       }
       END {
-        printf "%-9s %-26s %-22s %-22s %-22s %-20s %-16s %6s %11s %10s\n", "candidate", "req/s", "p50 ms", "p99 ms",
-          "CPU us/req", "peak RSS MiB", "upstream conns", "errors", "req/s:nginx", "CPU:nginx"
+        printf "%-9s %-24s %-24s %-24s %-24s %-12s %-18s %-18s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
+          "CPU us/req", "proxy CPU %", "peak RSS MiB", "upstream conns", "errors", "req/s:nginx", "CPU:nginx"
         ncand = split(order, cands, " ")
         nginx_rps = (vals["nginx" SUBSEP "rps"] != "") ? median(vals["nginx" SUBSEP "rps"]) : ""
         nginx_cpu = (vals["nginx" SUBSEP "cpu"] != "") ? median(vals["nginx" SUBSEP "cpu"]) : ""
@@ -666,16 +687,19 @@ summarize() {
           r1 = "-"; r2 = "-"
           if (nginx_rps != "" && vals[c SUBSEP "rps"] != "") r1 = sprintf("%.2f", median(vals[c SUBSEP "rps"]) / nginx_rps)
           if (nginx_cpu != "" && nginx_cpu > 0 && vals[c SUBSEP "cpu"] != "") r2 = sprintf("%.2f", median(vals[c SUBSEP "cpu"]) / nginx_cpu)
-          printf "%-9s %-26s %-22s %-22s %-22s %-20s %-16s %6d %11s %10s\n", c,
+          printf "%-9s %-24s %-24s %-24s %-24s %-12s %-18s %-18s %6d %11s %9s\n", c,
             cell(vals[c SUBSEP "rps"], 1, "%.0f"), cell(vals[c SUBSEP "p50"], 1000, "%.2f"),
             cell(vals[c SUBSEP "p99"], 1000, "%.2f"), cell(vals[c SUBSEP "cpu"], 1, "%.1f"),
+            (vals[c SUBSEP "pct"] == "") ? "-" : sprintf("%.0f", median(vals[c SUBSEP "pct"])),
             cell(vals[c SUBSEP "rss"], 1024, "%.1f"), cell(vals[c SUBSEP "conns"], 1, "%.0f"), errors[c], r1, r2
         }
       }' "$tsv"
   done
   echo
-  echo "CPU us/req: user+sys CPU time of the proxy process during the measured run / requests."
+  echo "CPU us/req: user+sys CPU time of the proxy process during the measured run / requests;"
+  echo "proxy CPU %: that CPU time / the run's duration (100 = the proxy's core was saturated)."
   echo "upstream conns: TCP connections the backend accepted during the measured run."
+  echo "load average (1 min) at start: $load_start, at end: $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores."
 }
 summarize | tee "$out/summary.txt"
 echo "raw results: $tsv"
