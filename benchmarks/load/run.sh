@@ -11,7 +11,8 @@
 #   --reps N                  repetitions, interleaved across candidates [REPS, 3]
 #   --warmup S                unmeasured load before each measured run [WARMUP, 2]
 #   --connections N           wrk connections [CONNECTIONS, 64]
-#   --candidates "A B ..."    from: direct nginx haproxy danegate [CANDIDATES, "direct nginx danegate"]
+#   --candidates "A B ..."    from: direct nginx nginx-nopool haproxy danegate
+#                             [CANDIDATES, "direct nginx danegate"]
 #   --workloads "A ..."       from: keepalive [WORKLOADS, keepalive]
 #   --backend nginx|test      nginx with a fixed 100-byte body (default), or
 #                             build/tests/support/danegate_http_test_backend (GET /bytes/100)
@@ -75,7 +76,7 @@ read -r -a candidates <<<"$CANDIDATES"
 read -r -a workloads <<<"$WORKLOADS"
 [ ${#candidates[@]} -gt 0 ] || die_usage "--candidates: none given"
 for c in "${candidates[@]}"; do
-  case $c in direct | nginx | haproxy | danegate) ;; *) die_usage "unknown candidate '$c'" ;; esac
+  case $c in direct | nginx | nginx-nopool | haproxy | danegate) ;; *) die_usage "unknown candidate '$c'" ;; esac
 done
 for w in "${workloads[@]}"; do
   case $w in keepalive) ;; *) die_usage "unknown workload '$w'" ;; esac
@@ -363,9 +364,13 @@ start_direct() {
   cand_log=
 }
 
+# start_nginx [TRUST [POOL]]: TRUST is proxy_ssl_trusted_certificate (default: the backend's
+# certificate); POOL=false: no upstream keep-alive and no TLS session reuse (nginx-nopool).
 start_nginx() {
-  local port d=$dir/nginx
+  local port d=$dir/nginx trust=${1:-$dir/backend.pem} pool=${2:-true}
   port=${nginx_port:=$(pick_port)}
+  local keepalive="keepalive 64;" connection='proxy_set_header Connection "";' reuse=on
+  $pool || { keepalive="" connection="" reuse=off; }
   mkdir -p "$d"
   local access="access_log off;"
   [ "$ACCESS_LOG" = 1 ] && access="access_log $d/access.log;"
@@ -387,7 +392,7 @@ http {
   keepalive_timeout 300s;
   upstream backend {
     server 127.0.0.1:$backend_port;
-    keepalive 64;
+    $keepalive
     keepalive_requests 100000000;
   }
   server {
@@ -398,12 +403,12 @@ http {
     location / {
       proxy_pass https://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      $connection
       proxy_ssl_verify on;
-      proxy_ssl_trusted_certificate $dir/backend.pem;
+      proxy_ssl_trusted_certificate $trust;
       proxy_ssl_name $backend_host;
       proxy_ssl_server_name on;
-      proxy_ssl_session_reuse on;
+      proxy_ssl_session_reuse $reuse;
     }
   }
 }
@@ -413,6 +418,9 @@ EOF
   cand_url="https://127.0.0.1:$port$request_path"
   cand_log=$d/error.log
 }
+
+# A reference for a proxy without an upstream pool: one full upstream TLS handshake per request.
+start_nginx-nopool() { start_nginx "$dir/backend.pem" false; }
 
 start_haproxy() {
   local port d=$dir/haproxy
@@ -619,7 +627,7 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$c" "$rep" "$requests" \
     "$(awk -v us="$dur_us" 'BEGIN { printf "%.2f", us / 1e6 }')" "$rps" "$p50" "$p99" "${cpu_us:--}" \
     "${per_req:--}" "${rss:--}" "$conns" "$errors" "${detail:--}" "${cpu_pct:--}" >>"$tsv"
-  note "$(printf '%-9s %-9s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s' \
+  note "$(printf '%-9s %-12s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s' \
     "$w" "$c" "$rep" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
     "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${cpu_pct:--}" "${rss:--}" "$errors")"
   # Anything danegate logged at warning level or above during the run is worth a look.
@@ -630,6 +638,23 @@ measure() {
   fi
 }
 
+# nginx really verifies the backend: trusting another certificate, it answers 502.
+check_nginx_verifies() {
+  local status
+  start_nginx "$dir/proxy.pem"
+  pids+=("$cand_pid")
+  wait_for "${nginx_port}" "$cand_pid" || { tail -n 20 "$cand_log" >&2 || true; fail "nginx did not start"; }
+  status=$(curl -sk --max-time 10 -o /dev/null -w '%{http_code}' "$cand_url") || true
+  stop "$cand_pid"
+  [ "$status" = 502 ] || fail "nginx trusting another certificate answered '$status', expected 502: is it verifying?"
+  note "nginx with another certificate as proxy_ssl_trusted_certificate: 502 ($(grep -m1 -o 'upstream SSL certificate verify error[^)]*)' "$dir/nginx/error.log" || echo 'see its error.log'))"
+  : >"$dir/nginx/error.log"
+}
+
+if in_list nginx "${candidates[@]}" || in_list nginx-nopool "${candidates[@]}"; then
+  say "Checking that nginx verifies the backend's certificate"
+  check_nginx_verifies
+fi
 if in_list danegate "${candidates[@]}"; then
   say "Checking that danegate authenticates the backend through DANE (and refuses a wrong TLSA)"
   check_danegate_dane
@@ -677,7 +702,7 @@ summarize() {
         errors[c] += $13
       }
       END {
-        printf "%-9s %-24s %-24s %-24s %-24s %-12s %-18s %-18s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
+        printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
           "CPU us/req", "proxy CPU %", "peak RSS MiB", "upstream conns", "errors", "req/s:nginx", "CPU:nginx"
         ncand = split(order, cands, " ")
         nginx_rps = (vals["nginx" SUBSEP "rps"] != "") ? median(vals["nginx" SUBSEP "rps"]) : ""
@@ -687,7 +712,7 @@ summarize() {
           r1 = "-"; r2 = "-"
           if (nginx_rps != "" && vals[c SUBSEP "rps"] != "") r1 = sprintf("%.2f", median(vals[c SUBSEP "rps"]) / nginx_rps)
           if (nginx_cpu != "" && nginx_cpu > 0 && vals[c SUBSEP "cpu"] != "") r2 = sprintf("%.2f", median(vals[c SUBSEP "cpu"]) / nginx_cpu)
-          printf "%-9s %-24s %-24s %-24s %-24s %-12s %-18s %-18s %6d %11s %9s\n", c,
+          printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6d %11s %9s\n", c,
             cell(vals[c SUBSEP "rps"], 1, "%.0f"), cell(vals[c SUBSEP "p50"], 1000, "%.2f"),
             cell(vals[c SUBSEP "p99"], 1000, "%.2f"), cell(vals[c SUBSEP "cpu"], 1, "%.1f"),
             (vals[c SUBSEP "pct"] == "") ? "-" : sprintf("%.0f", median(vals[c SUBSEP "pct"])),
