@@ -1,0 +1,736 @@
+#!/usr/bin/env bash
+# The load comparison (issue #3, ground for issue #5 §1): one command, one run, several candidates
+# behind the same TLS backend on one machine. See benchmarks/README.md ("Load comparison").
+#
+#   benchmarks/load/run.sh                 build, then 3 interleaved repetitions of 10 s per candidate
+#   benchmarks/load/run.sh --smoke         1 repetition of 1 s, no warm-up (for scripts/test)
+#
+# Options (environment variables in brackets; options win):
+#   --smoke                   DURATION=1 REPS=1 WARMUP=0
+#   --duration S              seconds per measured run [DURATION, 10]
+#   --reps N                  repetitions, interleaved across candidates [REPS, 3]
+#   --warmup S                unmeasured load before each measured run [WARMUP, 2]
+#   --connections N           wrk connections [CONNECTIONS, 64]
+#   --candidates "A B ..."    from: direct nginx nginx-nopool haproxy danegate
+#                             [CANDIDATES, "direct nginx danegate"]
+#   --workloads "A ..."       from: keepalive [WORKLOADS, keepalive]
+#   --backend nginx|test      nginx with a fixed 100-byte body (default), or
+#                             build/tests/support/danegate_http_test_backend (GET /bytes/100)
+#   --access-log              proxies write an access log to a file (default: off for all) [ACCESS_LOG=1]
+#   --no-build                do not run scripts/build (DANEGATE=/path/to/danegate implies it)
+#   --results DIR             where results go [RESULTS, build/benchmarks/load]; a run-* folder per run
+#   --keep                    keep the temporary folder (configs, keys, zone, logs) and print its path
+# CPU placement: the load generator and the backend on core LOAD_CPU (0), each proxy alone on
+# PROXY_CPU (1), with taskset.
+#
+# Exit status: 0 when every check passed and no run had an error; 1 when a candidate failed its
+# check (not 200 with the body, danegate not DANE-authenticated, the wrong-TLSA twin not 502), died,
+# or any measured or warm-up run had a socket error or an error status; 2 on usage errors.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+DURATION=${DURATION:-10}
+REPS=${REPS:-3}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+CANDIDATES=${CANDIDATES:-direct nginx danegate}
+WORKLOADS=${WORKLOADS:-keepalive}
+ACCESS_LOG=${ACCESS_LOG:-0}
+LOAD_CPU=${LOAD_CPU:-0}
+PROXY_CPU=${PROXY_CPU:-1}
+RESULTS=${RESULTS:-$root/build/benchmarks/load}
+backend_kind=nginx
+build=true
+keep=false
+[ -z "${DANEGATE:-}" ] || build=false
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+die_usage() { echo "run.sh: $*" >&2; echo "usage: benchmarks/load/run.sh [--smoke] [options]; --help" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --smoke) DURATION=1 REPS=1 WARMUP=0 ;;
+    --duration) DURATION=${2:?}; shift ;;
+    --reps) REPS=${2:?}; shift ;;
+    --warmup) WARMUP=${2:?}; shift ;;
+    --connections) CONNECTIONS=${2:?}; shift ;;
+    --candidates) CANDIDATES=${2:?}; shift ;;
+    --workloads) WORKLOADS=${2:?}; shift ;;
+    --backend) backend_kind=${2:?}; shift ;;
+    --access-log) ACCESS_LOG=1 ;;
+    --no-build) build=false ;;
+    --results) RESULTS=${2:?}; shift ;;
+    --keep) keep=true ;;
+    -h | --help) usage; exit 0 ;;
+    *) die_usage "unknown argument '$1'" ;;
+  esac
+  shift
+done
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+if ! { is_uint "$DURATION" && [ "$DURATION" -ge 1 ]; }; then die_usage "--duration: a whole number of seconds >= 1"; fi
+if ! { is_uint "$REPS" && [ "$REPS" -ge 1 ]; }; then die_usage "--reps: a number >= 1"; fi
+is_uint "$WARMUP" || die_usage "--warmup: a whole number of seconds"
+if ! { is_uint "$CONNECTIONS" && [ "$CONNECTIONS" -ge 1 ]; }; then die_usage "--connections: a number >= 1"; fi
+case $backend_kind in nginx | test) ;; *) die_usage "--backend: nginx or test" ;; esac
+read -r -a candidates <<<"$CANDIDATES"
+read -r -a workloads <<<"$WORKLOADS"
+[ ${#candidates[@]} -gt 0 ] || die_usage "--candidates: none given"
+for c in "${candidates[@]}"; do
+  case $c in direct | nginx | nginx-nopool | haproxy | danegate) ;; *) die_usage "unknown candidate '$c'" ;; esac
+done
+for w in "${workloads[@]}"; do
+  case $w in keepalive) ;; *) die_usage "unknown workload '$w'" ;; esac
+done
+
+say() { printf '==> %s\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+fail() { printf 'run.sh: FAILED: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+in_list() { local x=$1; shift; local y; for y in "$@"; do [ "$x" = "$y" ] && return 0; done; return 1; }
+
+# ------------------------------------------------------------------------------------------------
+# Tools: installed with apt-get when missing (Debian 12). Not part of scripts/deps on purpose.
+# ------------------------------------------------------------------------------------------------
+install_missing() {
+  local -A package_of=([wrk]=wrk [nginx]=nginx [curl]=curl [openssl]=openssl [taskset]=util-linux
+    [ldns-keygen]=ldnsutils [ldns-signzone]=ldnsutils [ldns-key2ds]=ldnsutils)
+  in_list haproxy "${candidates[@]}" && package_of[haproxy]=haproxy
+  local tool missing=()
+  for tool in "${!package_of[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null 2>&1 ||
+      missing+=("${package_of[$tool]}")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  say "Installing ${missing[*]} (apt-get)"
+  # Debian's nginx and haproxy packages start a system service on install unless policy-rc.d
+  # forbids it; that service is not used here (and on port 80 it may collide with something).
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+    as_root apt-get update -q >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+install_missing
+export PATH=$PATH:/usr/sbin:/sbin
+
+if $build; then
+  say "Building (scripts/build)"
+  build_log=$(mktemp)
+  if ! (cd "$root" && scripts/build) >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    rm -f "$build_log"
+    fail "the build failed"
+  fi
+  rm -f "$build_log"
+fi
+danegate=${DANEGATE:-$root/build/danegate}
+test_backend=$root/build/tests/support/danegate_http_test_backend
+if in_list danegate "${candidates[@]}"; then
+  [ -x "$danegate" ] || fail "$danegate not found: run scripts/build (or set DANEGATE)"
+fi
+if [ "$backend_kind" = test ]; then
+  [ -x "$test_backend" ] || fail "$test_backend not found: run scripts/build"
+fi
+
+# CPU placement. With one core there is nothing to separate: run unpinned and say so.
+if [ "$(nproc)" -ge 2 ]; then
+  load_pin=(taskset -c "$LOAD_CPU")
+  proxy_pin=(taskset -c "$PROXY_CPU")
+else
+  load_pin=()
+  proxy_pin=()
+  say "only $(nproc) core: no CPU pinning"
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Temporary folder, processes, ports.
+# ------------------------------------------------------------------------------------------------
+dir=$(mktemp -d "${TMPDIR:-/tmp}/danegate-load.XXXXXX")
+pids=()
+cleanup() {
+  local rc=$? pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $keep; then
+    echo "run.sh: kept $dir" >&2
+  else
+    rm -rf "$dir"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+used_ports=()
+# A free TCP port below the ephemeral range (32768-60999), so that no outgoing connection of
+# this or another program can hold it between the check and the bind.
+pick_port() {
+  local port _
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 12000))
+    in_list "$port" "${used_ports[@]}" && continue
+    answers 127.0.0.1 "$port" && continue
+    used_ports+=("$port")
+    echo "$port"
+    return 0
+  done
+  fail "no free TCP port found"
+}
+# wait_for PORT PID: up to 10 s for a listener on 127.0.0.1:PORT; false if PID died first.
+wait_for() {
+  local _
+  for _ in $(seq 1 200); do
+    answers 127.0.0.1 "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+# stop PID: SIGTERM, then SIGKILL after 10 s; removes PID from the cleanup list.
+stop() {
+  local pid=$1 _
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  ! kill -0 "$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget "$pid"
+}
+# forget PID: it has ended; take it off the cleanup list.
+forget() {
+  local p rest=()
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
+  pids=("${rest[@]}")
+}
+
+backend_port=$(pick_port)
+status_port=$(pick_port)
+zone=bench.test
+backend_host=backend.$zone
+wrong_host=wrong.$zone
+request_path=/bytes/100   # the test backend's 100-byte body; nginx serves its body at every path
+
+# ------------------------------------------------------------------------------------------------
+# Certificates, the signed zone, libunbound's configuration.
+# ------------------------------------------------------------------------------------------------
+say "Generating certificates and the signed zone $zone. in $dir"
+gen_log=$dir/generate.log
+generate() {
+  local ec=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256)
+  # Self-signed EC P-256: proxy.pem is what clients see, backend.pem the backend's certificate
+  # (also nginx's and haproxy's trust anchor for the backend, so it is a CA:TRUE root).
+  openssl genpkey -quiet "${ec[@]}" -out "$dir/proxy.key"
+  openssl req -new -x509 -key "$dir/proxy.key" -subj "/CN=proxy.bench.test" \
+    -addext "subjectAltName=DNS:proxy.bench.test" -days 3650 -out "$dir/proxy.pem"
+  openssl genpkey -quiet "${ec[@]}" -out "$dir/backend.key"
+  openssl req -new -x509 -key "$dir/backend.key" -subj "/CN=$backend_host" \
+    -addext "subjectAltName=DNS:$backend_host" -addext "basicConstraints=critical,CA:TRUE" \
+    -days 3650 -out "$dir/backend.pem"
+  cat "$dir/proxy.pem" "$dir/proxy.key" >"$dir/proxy.combined.pem"   # haproxy wants both in one
+
+  local spki wrong
+  spki=$(openssl x509 -in "$dir/backend.pem" -noout -pubkey | openssl pkey -pubin -outform DER |
+    openssl dgst -sha256 -binary | od -An -tx1 -v | tr -d ' \n')
+  wrong=$(printf 'danegate load wrong digest' | openssl dgst -sha256 -binary | od -An -tx1 -v | tr -d ' \n')
+  echo "3 1 1 $spki" >"$dir/tlsa.txt"
+
+  mkdir -p "$dir/dnssec"
+  local ksk zsk
+  ksk=$(cd "$dir/dnssec" && ldns-keygen -a ECDSAP256SHA256 -k "$zone.")
+  zsk=$(cd "$dir/dnssec" && ldns-keygen -a ECDSAP256SHA256 "$zone.")
+  cat >"$dir/$zone.zone" <<EOF
+\$ORIGIN $zone.
+\$TTL 3600
+@ IN SOA ns.$zone. hostmaster.$zone. 1 3600 600 86400 300
+@ IN NS ns.$zone.
+ns IN A 127.0.0.1
+backend IN A 127.0.0.1
+_$backend_port._tcp.backend IN TLSA 3 1 1 $spki
+wrong IN A 127.0.0.1
+_$backend_port._tcp.wrong IN TLSA 3 1 1 $wrong
+EOF
+  ldns-signzone -f "$dir/$zone.zone.signed" "$dir/$zone.zone" "$dir/dnssec/$ksk" "$dir/dnssec/$zsk"
+  ldns-key2ds -n -2 "$dir/dnssec/$ksk.key" >"$dir/trust-anchor.ds"
+
+  # No DNS server: libunbound loads the signed zone file and validates it with the zone's own
+  # trust anchor (as scripts/demo does), so no DNS traffic is on the path.
+  cat >"$dir/unbound.conf" <<EOF
+server:
+  trust-anchor-file: "$dir/trust-anchor.ds"
+  local-zone: "test." nodefault
+auth-zone:
+  name: "$zone."
+  zonefile: "$dir/$zone.zone.signed"
+  for-upstream: yes
+  for-downstream: no
+  fallback-enabled: no
+EOF
+}
+if ! generate >"$gen_log" 2>&1; then
+  tail -n 20 "$gen_log" >&2
+  fail "generating certificates or the zone failed"
+fi
+note "TLSA _$backend_port._tcp.$backend_host: $(cat "$dir/tlsa.txt")"
+
+expected_body=$dir/expected-body
+if [ "$backend_kind" = nginx ]; then
+  head -c 100 /dev/zero | tr '\0' x >"$expected_body"
+else
+  # byte i = i % 251 (the test backend's pattern): 0x00..0x63
+  # shellcheck disable=SC2059
+  for i in $(seq 0 99); do printf "\\$(printf %03o "$i")"; done >"$expected_body"
+fi
+
+# check_200 NAME URL: one request with curl; 200 and exactly the expected body, or fail.
+check_200() {
+  local name=$1 url=$2 status
+  status=$(curl -sk --max-time 10 -o "$dir/check-body" -w '%{http_code}' "$url") || true
+  [ "$status" = 200 ] || fail "$name: GET $url answered '$status', expected 200"
+  cmp -s "$dir/check-body" "$expected_body" || fail "$name: GET $url: the body is not the backend's 100 bytes"
+}
+
+# ------------------------------------------------------------------------------------------------
+# The backend, on the load generator's core.
+# ------------------------------------------------------------------------------------------------
+start_backend() {
+  if [ "$backend_kind" = nginx ]; then
+    mkdir -p "$dir/backend"
+    cat >"$dir/backend/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/backend/nginx.pid;
+error_log $dir/backend/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $dir/backend/tmp-body;
+  proxy_temp_path $dir/backend/tmp-proxy;
+  fastcgi_temp_path $dir/backend/tmp-fastcgi;
+  uwsgi_temp_path $dir/backend/tmp-uwsgi;
+  scgi_temp_path $dir/backend/tmp-scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$backend_port ssl;
+    ssl_certificate $dir/backend.pem;
+    ssl_certificate_key $dir/backend.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:backend:4m;
+    location / { default_type text/plain; return 200 "$(cat "$expected_body")"; }
+  }
+  server {
+    listen 127.0.0.1:$status_port;
+    location / { stub_status; }
+  }
+}
+EOF
+    "${load_pin[@]}" nginx -e "$dir/backend/error.log" -c "$dir/backend/nginx.conf" \
+      >"$dir/backend/stdout.log" 2>&1 &
+  else
+    mkdir -p "$dir/backend"
+    "${load_pin[@]}" "$test_backend" --listen "127.0.0.1:$backend_port" --cert "$dir/backend.pem" \
+      --key "$dir/backend.key" --name bench >"$dir/backend/stdout.log" 2>&1 &
+  fi
+  backend_pid=$!
+  pids+=("$backend_pid")
+  wait_for "$backend_port" "$backend_pid" || { cat "$dir/backend/"*.log >&2; fail "the $backend_kind backend did not start"; }
+}
+# backend_connections: how many TCP connections the backend has accepted so far (this query's
+# own connection included).
+backend_connections() {
+  if [ "$backend_kind" = nginx ]; then
+    curl -s --max-time 5 "http://127.0.0.1:$status_port/" | awk 'NR == 3 { print $1 }'
+  else
+    curl -sk --max-time 5 "https://127.0.0.1:$backend_port/stats" | sed -n 's/.*"connections": *\([0-9]*\).*/\1/p'
+  fi
+}
+
+say "Starting the $backend_kind backend on 127.0.0.1:$backend_port (core ${LOAD_CPU})"
+start_backend
+check_200 backend "https://127.0.0.1:$backend_port$request_path"
+
+# ------------------------------------------------------------------------------------------------
+# Candidates. start_NAME starts a fresh instance (alone on the proxy core) and sets cand_url (what
+# wrk loads), cand_pid (the process whose CPU and RSS are measured; empty for none) and cand_log.
+# ------------------------------------------------------------------------------------------------
+start_direct() {
+  cand_url="https://127.0.0.1:$backend_port$request_path"
+  cand_pid=
+  cand_log=
+}
+
+# start_nginx [TRUST [POOL]]: TRUST is proxy_ssl_trusted_certificate (default: the backend's
+# certificate); POOL=false: no upstream keep-alive and no TLS session reuse (nginx-nopool).
+start_nginx() {
+  local port d=$dir/nginx trust=${1:-$dir/backend.pem} pool=${2:-true}
+  port=${nginx_port:=$(pick_port)}
+  local keepalive="keepalive 64;" connection='proxy_set_header Connection "";' reuse=on
+  $pool || { keepalive="" connection="" reuse=off; }
+  mkdir -p "$d"
+  local access="access_log off;"
+  [ "$ACCESS_LOG" = 1 ] && access="access_log $d/access.log;"
+  cat >"$d/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 8192; }
+http {
+  $access
+  client_body_temp_path $d/tmp-body;
+  proxy_temp_path $d/tmp-proxy;
+  fastcgi_temp_path $d/tmp-fastcgi;
+  uwsgi_temp_path $d/tmp-uwsgi;
+  scgi_temp_path $d/tmp-scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  upstream backend {
+    server 127.0.0.1:$backend_port;
+    $keepalive
+    keepalive_requests 100000000;
+  }
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $dir/proxy.pem;
+    ssl_certificate_key $dir/proxy.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass https://backend;
+      proxy_http_version 1.1;
+      $connection
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate $trust;
+      proxy_ssl_name $backend_host;
+      proxy_ssl_server_name on;
+      proxy_ssl_session_reuse $reuse;
+    }
+  }
+}
+EOF
+  "${proxy_pin[@]}" nginx -e "$d/error.log" -c "$d/nginx.conf" >"$d/stdout.log" 2>&1 &
+  cand_pid=$!
+  cand_url="https://127.0.0.1:$port$request_path"
+  cand_log=$d/error.log
+}
+
+# A reference for a proxy without an upstream pool: one full upstream TLS handshake per request.
+start_nginx-nopool() { start_nginx "$dir/backend.pem" false; }
+
+start_haproxy() {
+  local port d=$dir/haproxy
+  port=${haproxy_port:=$(pick_port)}
+  mkdir -p "$d"
+  cat >"$d/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 300s
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:$port ssl crt $dir/proxy.combined.pem
+  default_backend backend
+backend backend
+  server b1 127.0.0.1:$backend_port ssl verify required ca-file $dir/backend.pem sni str($backend_host) verifyhost $backend_host pool-max-conn 64
+EOF
+  [ "$ACCESS_LOG" = 1 ] && note "haproxy: --access-log is not implemented (it would need a syslog target); logging stays off"
+  "${proxy_pin[@]}" haproxy -db -f "$d/haproxy.cfg" >"$d/stdout.log" 2>&1 &
+  cand_pid=$!
+  cand_url="https://127.0.0.1:$port$request_path"
+  cand_log=$d/stdout.log
+}
+
+# danegate_config FILE PORT ACCESS: threads 1, one http listener, one upstream by DNS name.
+danegate_config() {
+  cat >"$1" <<EOF
+threads: 1
+resolver: { unbound_conf: $dir/unbound.conf }
+listeners:
+  - name: bench
+    address: 127.0.0.1:$2
+    protocol: http
+    tls: { certificates: [ { cert: $dir/proxy.pem, key: $dir/proxy.key } ] }
+    routes:
+      - { match: { host: $wrong_host }, upstream: wrong }
+      - { upstream: backend }
+upstreams:
+  - { name: backend, endpoints: [ "$backend_host:$backend_port" ] }
+  - { name: wrong, endpoints: [ "$wrong_host:$backend_port" ] }
+log: { level: info, access: $3 }
+drain_timeout: 1s
+EOF
+}
+
+start_danegate() {
+  local port d=$dir/danegate access=off
+  port=${danegate_port:=$(pick_port)}
+  mkdir -p "$d"
+  [ "$ACCESS_LOG" = 1 ] && access=$d/access.log
+  danegate_config "$d/danegate.yaml" "$port" "$access"
+  "${proxy_pin[@]}" "$danegate" run -c "$d/danegate.yaml" >"$d/stdout.log" 2>>"$d/stderr.log" &
+  cand_pid=$!
+  cand_url="https://127.0.0.1:$port$request_path"
+  cand_log=$d/stderr.log
+}
+
+# start_candidate NAME: start it, wait for its port, check it answers 200 with the body.
+start_candidate() {
+  cand_pid=
+  "start_$1"
+  if [ -n "$cand_pid" ]; then
+    pids+=("$cand_pid")
+    local port=${cand_url#https://127.0.0.1:}
+    port=${port%%/*}
+    wait_for "$port" "$cand_pid" || { tail -n 20 "$cand_log" >&2 || true; fail "$1 did not start"; }
+  fi
+  check_200 "$1" "$cand_url"
+}
+
+# danegate really authenticates through DANE: a separate instance with an access log says
+# `authenticated` with the record for the backend, and its twin route (a name whose TLSA record
+# matches no key) answers 502 with `mismatch`.
+check_danegate_dane() {
+  local d=$dir/danegate-check port status line
+  port=$(pick_port)
+  mkdir -p "$d"
+  danegate_config "$d/danegate.yaml" "$port" "$d/access.log"
+  "${proxy_pin[@]}" "$danegate" run -c "$d/danegate.yaml" >"$d/stdout.log" 2>"$d/stderr.log" &
+  local pid=$!
+  pids+=("$pid")
+  wait_for "$port" "$pid" || { cat "$d/stderr.log" >&2; fail "danegate did not start"; }
+  check_200 danegate "https://127.0.0.1:$port$request_path"
+  sleep 0.2
+  line=$(grep -F '"status":200' "$d/access.log" | tail -n 1)
+  [[ "$line" == *'"dane":"authenticated"'* && "$line" == *"\"matched\":\"$(cat "$dir/tlsa.txt")\""* ]] ||
+    fail "danegate: 200 but the access log does not say authenticated by $(cat "$dir/tlsa.txt"): ${line:-no line}"
+  note "danegate 200, access log: $line"
+  status=$(curl -sk --max-time 10 -o /dev/null -w '%{http_code}' -H "Host: $wrong_host" \
+    "https://127.0.0.1:$port$request_path") || true
+  sleep 0.2
+  line=$(grep -F "\"host\":\"$wrong_host\"" "$d/access.log" | tail -n 1)
+  if [ "$status" != 502 ] || [[ "$line" != *'"dane":"mismatch"'* ]]; then
+    fail "danegate: Host $wrong_host (wrong TLSA) answered '$status', expected 502 with mismatch: ${line:-no line}"
+  fi
+  note "twin: Host $wrong_host (TLSA matches no key) 502, access log: $line"
+  stop "$pid"
+}
+
+# ------------------------------------------------------------------------------------------------
+# Workloads. workload_NAME URL SECONDS OUT runs the load generator on the load core and writes its
+# output, including report.lua's WRK_RESULT line, to OUT. describe_NAME says what it runs.
+# ------------------------------------------------------------------------------------------------
+# run_load CMD...: runs the load generator in the background and waits for it, so that a signal to
+# this script is handled at once (bash defers traps while a foreground command runs).
+run_load() {
+  local pid rc=0
+  "$@" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || rc=$?
+  forget "$pid"
+  return "$rc"
+}
+describe_keepalive() { echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency (keep-alive, 100-byte body)"; }
+workload_keepalive() {
+  run_load "${load_pin[@]}" wrk -t1 -c"$CONNECTIONS" -d"$2"s --latency -s "$here/report.lua" "$1" >"$3" 2>&1
+}
+
+# ------------------------------------------------------------------------------------------------
+# Measurement.
+# ------------------------------------------------------------------------------------------------
+clk_tck=$(getconf CLK_TCK)
+# cpu_ticks PID: utime + stime of the whole process (all threads), in clock ticks.
+cpu_ticks() {
+  local stat
+  stat=$(cat "/proc/$1/stat") || return 1
+  stat=${stat##*) }   # past the command name, which may hold spaces: field 3 (state) comes first
+  read -r -a f <<<"$stat"
+  echo $((f[11] + f[12]))
+}
+peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+result_field() { sed -n "s/.*[ ]$2=\([0-9.]*\).*/\1/p" <<<" $1" | head -n 1; }
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+out=$RESULTS/run-$stamp
+mkdir -p "$out"
+tsv=$out/results.tsv
+printf 'workload\tcandidate\trep\trequests\tseconds\trps\tp50_us\tp99_us\tcpu_us\tcpu_us_per_req\tpeak_rss_kib\tupstream_conns\terrors\terror_detail\tcpu_pct\n' >"$tsv"
+failures=()
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+
+# measure WORKLOAD CANDIDATE REP
+measure() {
+  local w=$1 c=$2 rep=$3 tag="$1-$2-$3"
+  start_candidate "$c"
+  if [ "$WARMUP" -gt 0 ]; then
+    "workload_$w" "$cand_url" "$WARMUP" "$out/$tag.warmup.txt" || true
+    local warm werr=0 k
+    warm=$(grep '^WRK_RESULT' "$out/$tag.warmup.txt" || true)
+    if [ -n "$warm" ]; then
+      for k in err_connect err_read err_write err_timeout err_status; do
+        werr=$((werr + $(result_field "$warm" "$k")))
+      done
+    fi
+    [ -n "$warm" ] && [ "$werr" = 0 ] || failures+=("$tag warm-up: ${warm:-no result} (see $out/$tag.warmup.txt)")
+  fi
+  local t0='' t1='' rss='' conns0 conns1
+  conns0=$(backend_connections)
+  [ -z "$cand_pid" ] || t0=$(cpu_ticks "$cand_pid")
+  "workload_$w" "$cand_url" "$DURATION" "$out/$tag.txt" || true
+  if [ -n "$cand_pid" ]; then
+    if t1=$(cpu_ticks "$cand_pid" 2>/dev/null); then
+      rss=$(peak_rss_kib "$cand_pid")
+    else
+      failures+=("$tag: $c died during the run")
+      t1=
+    fi
+  fi
+  conns1=$(backend_connections)
+  [ -z "$cand_pid" ] || stop "$cand_pid"
+
+  local r requests dur_us rps p50 p99 errors=0 detail='' k v cpu_us='' per_req='' cpu_pct='' conns=-
+  # The query after the run is one connection more; wrk's own probe connection (wrk.resolve)
+  # counts only for direct.
+  [ -z "$conns0" ] || [ -z "$conns1" ] || conns=$((conns1 - conns0 - 1))
+  r=$(grep '^WRK_RESULT' "$out/$tag.txt" || true)
+  if [ -z "$r" ]; then
+    failures+=("$tag: wrk printed no result (see $out/$tag.txt)")
+    return
+  fi
+  requests=$(result_field "$r" requests)
+  dur_us=$(result_field "$r" duration_us)
+  p50=$(result_field "$r" p50_us)
+  p99=$(result_field "$r" p99_us)
+  for k in err_connect err_read err_write err_timeout err_status; do
+    v=$(result_field "$r" "$k")
+    errors=$((errors + v))
+    [ "$v" = 0 ] || detail+="${detail:+,}${k#err_}=$v"
+  done
+  [ "$requests" -gt 0 ] || failures+=("$tag: no request completed")
+  [ "$errors" = 0 ] || failures+=("$tag: $errors errors ($detail; see $out/$tag.txt)")
+  rps=$(awk -v n="$requests" -v us="$dur_us" 'BEGIN { printf "%.1f", n / (us / 1e6) }')
+  if [ -n "$t0" ] && [ -n "$t1" ]; then
+    cpu_us=$(((t1 - t0) * 1000000 / clk_tck))
+    per_req=$(awk -v c="$cpu_us" -v n="$requests" 'BEGIN { if (n > 0) printf "%.2f", c / n }')
+    cpu_pct=$(awk -v c="$cpu_us" -v us="$dur_us" 'BEGIN { printf "%.0f", 100 * c / us }')
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$c" "$rep" "$requests" \
+    "$(awk -v us="$dur_us" 'BEGIN { printf "%.2f", us / 1e6 }')" "$rps" "$p50" "$p99" "${cpu_us:--}" \
+    "${per_req:--}" "${rss:--}" "$conns" "$errors" "${detail:--}" "${cpu_pct:--}" >>"$tsv"
+  note "$(printf '%-9s %-12s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s' \
+    "$w" "$c" "$rep" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
+    "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${cpu_pct:--}" "${rss:--}" "$errors")"
+  # Anything danegate logged at warning level or above during the run is worth a look.
+  if [ "$c" = danegate ] && [ -n "$cand_log" ] && grep -qiE '\[(warning|error|critical)\]' "$cand_log"; then
+    local n
+    n=$(grep -ciE '\[(warning|error|critical)\]' "$cand_log")
+    note "danegate logged $n warning/error lines so far; first: $(grep -iE '\[(warning|error|critical)\]' "$cand_log" | head -n 1)"
+  fi
+}
+
+# nginx really verifies the backend: trusting another certificate, it answers 502.
+check_nginx_verifies() {
+  local status
+  start_nginx "$dir/proxy.pem"
+  pids+=("$cand_pid")
+  wait_for "${nginx_port}" "$cand_pid" || { tail -n 20 "$cand_log" >&2 || true; fail "nginx did not start"; }
+  status=$(curl -sk --max-time 10 -o /dev/null -w '%{http_code}' "$cand_url") || true
+  stop "$cand_pid"
+  [ "$status" = 502 ] || fail "nginx trusting another certificate answered '$status', expected 502: is it verifying?"
+  note "nginx with another certificate as proxy_ssl_trusted_certificate: 502 ($(grep -m1 -o 'upstream SSL certificate verify error[^)]*)' "$dir/nginx/error.log" || echo 'see its error.log'))"
+  : >"$dir/nginx/error.log"
+}
+
+if in_list nginx "${candidates[@]}" || in_list nginx-nopool "${candidates[@]}"; then
+  say "Checking that nginx verifies the backend's certificate"
+  check_nginx_verifies
+fi
+if in_list danegate "${candidates[@]}"; then
+  say "Checking that danegate authenticates the backend through DANE (and refuses a wrong TLSA)"
+  check_danegate_dane
+fi
+
+say "Measuring: ${candidates[*]} x ${workloads[*]}, $REPS repetition(s) of ${DURATION}s (warm-up ${WARMUP}s); results in $out"
+n=${#candidates[@]}
+for rep in $(seq 1 "$REPS"); do
+  for w in "${workloads[@]}"; do
+    # The order rotates by repetition, so no candidate always runs first or last.
+    for i in $(seq 0 $((n - 1))); do
+      measure "$w" "${candidates[$(((i + rep - 1) % n))]}" "$rep"
+    done
+  done
+done
+cp "$dir"/danegate/stderr.log "$out/danegate.stderr.log" 2>/dev/null || true
+
+# ------------------------------------------------------------------------------------------------
+# The table: medians (min..max) per workload and candidate, ratios to nginx's medians.
+# ------------------------------------------------------------------------------------------------
+summarize() {
+  local w
+  for w in "${workloads[@]}"; do
+    echo
+    echo "workload $w: $("describe_$w"); backend $backend_kind; $REPS repetition(s); median (min..max)"
+    awk -F'\t' -v w="$w" -v order="${candidates[*]}" '
+      function median(s,   a, n, i, j, t) {
+        n = split(s, a, " ")
+        for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        if (n == 0) return ""
+        lo = a[1]; hi = a[n]
+        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }
+      function cell(s, scale, fmt,   m) {
+        if (s == "") return "-"
+        m = median(s)
+        if (lo == hi) return sprintf(fmt, m / scale)
+        return sprintf(fmt " (" fmt ".." fmt ")", m / scale, lo / scale, hi / scale)
+      }
+      function add(k, v) { if (v != "-" && v != "") vals[k] = vals[k] (vals[k] == "" ? "" : " ") v }
+      NR > 1 && $1 == w {
+        c = $2
+        add(c SUBSEP "rps", $6); add(c SUBSEP "p50", $7); add(c SUBSEP "p99", $8)
+        add(c SUBSEP "cpu", $10); add(c SUBSEP "pct", $15); add(c SUBSEP "rss", $11); add(c SUBSEP "conns", $12)
+        errors[c] += $13
+      }
+      END {
+        printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
+          "CPU us/req", "proxy CPU %", "peak RSS MiB", "upstream conns", "errors", "req/s:nginx", "CPU:nginx"
+        ncand = split(order, cands, " ")
+        nginx_rps = (vals["nginx" SUBSEP "rps"] != "") ? median(vals["nginx" SUBSEP "rps"]) : ""
+        nginx_cpu = (vals["nginx" SUBSEP "cpu"] != "") ? median(vals["nginx" SUBSEP "cpu"]) : ""
+        for (i = 1; i <= ncand; i++) {
+          c = cands[i]
+          r1 = "-"; r2 = "-"
+          if (nginx_rps != "" && vals[c SUBSEP "rps"] != "") r1 = sprintf("%.2f", median(vals[c SUBSEP "rps"]) / nginx_rps)
+          if (nginx_cpu != "" && nginx_cpu > 0 && vals[c SUBSEP "cpu"] != "") r2 = sprintf("%.2f", median(vals[c SUBSEP "cpu"]) / nginx_cpu)
+          printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6d %11s %9s\n", c,
+            cell(vals[c SUBSEP "rps"], 1, "%.0f"), cell(vals[c SUBSEP "p50"], 1000, "%.2f"),
+            cell(vals[c SUBSEP "p99"], 1000, "%.2f"), cell(vals[c SUBSEP "cpu"], 1, "%.1f"),
+            (vals[c SUBSEP "pct"] == "") ? "-" : sprintf("%.0f", median(vals[c SUBSEP "pct"])),
+            cell(vals[c SUBSEP "rss"], 1024, "%.1f"), cell(vals[c SUBSEP "conns"], 1, "%.0f"), errors[c], r1, r2
+        }
+      }' "$tsv"
+  done
+  echo
+  echo "CPU us/req: user+sys CPU time of the proxy process during the measured run / requests;"
+  echo "proxy CPU %: that CPU time / the run's duration (100 = the proxy's core was saturated)."
+  echo "upstream conns: TCP connections the backend accepted during the measured run."
+  echo "load average (1 min) at start: $load_start, at end: $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores."
+}
+summarize | tee "$out/summary.txt"
+echo "raw results: $tsv"
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo >&2
+  printf 'run.sh: FAILED: %s\n' "${failures[@]}" >&2
+  exit 1
+fi
