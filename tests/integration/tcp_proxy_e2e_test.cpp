@@ -11,6 +11,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -43,7 +48,10 @@ std::string random_bytes(std::size_t size, unsigned seed)
     return bytes;
 }
 
-/** One danegate with a TCP listener for the whole suite; limits.idle_timeout is 1 s (the minimum). */
+/**
+ * One danegate with a TCP listener for the whole suite; limits.idle_timeout is 1 s (the minimum),
+ * and so is limits.header_timeout, which bounds the client's TLS handshake.
+ */
 class tcp_proxy_e2e : public ::testing::Test {
 protected:
     static void SetUpTestSuite()
@@ -76,7 +84,7 @@ protected:
                                  // notls resolves to 127.0.0.40, where nothing listens in this suite.
                                  "  - { name: dead, endpoints: [ \"" << endpoint("notls") << "\" ],\n"
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
-                                 "limits: { idle_timeout: 1s }\n"
+                                 "limits: { idle_timeout: 1s, header_timeout: 1s }\n"
                                  "log: { access: " << access_log_.string() << " }\n";
         proxy_ = std::make_unique<child_process>(
             std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, bed().dir() / "tcp-proxy-e2e.log");
@@ -269,6 +277,27 @@ TEST_F(tcp_proxy_e2e, a_relay_that_keeps_moving_outlives_the_idle_timeout)
     EXPECT_EQ(result.received, "12345678") << describe(result);
     EXPECT_TRUE(result.peer_close_notify) << describe(result);
     EXPECT_GE(result.elapsed, 2800ms) << describe(result);
+}
+
+TEST_F(tcp_proxy_e2e, a_client_that_never_starts_its_handshake_is_closed_at_the_header_timeout)
+{
+    // The twin is a_relay_that_keeps_moving_outlives_the_idle_timeout: a client whose handshake
+    // completed stays well past 1 s.
+    unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(port_);
+    ASSERT_EQ(inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr), 1);
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&peer), sizeof peer), 0);
+    timeval limit{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    const auto started = std::chrono::steady_clock::now();
+    char byte = 0;
+    const auto n = ::recv(fd.get(), &byte, 1, 0);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(n, 0) << "expected the proxy to close the connection (errno " << errno << ")";
+    EXPECT_GE(elapsed, 900ms);
+    EXPECT_LT(elapsed, 4s);
 }
 
 TEST_F(tcp_proxy_e2e, a_relayed_connection_writes_one_access_log_line)
