@@ -24,6 +24,9 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <optional>
+
 namespace danegate::proxy {
 
 namespace net = boost::asio;
