@@ -237,8 +237,8 @@ TEST_F(byte_relay_test, silence_ends_the_relay_at_the_idle_timeout_with_nothing_
 
 TEST_F(byte_relay_test, traffic_keeps_the_relay_past_the_idle_timeout)
 {
-    auto done = start({}, {}, 300ms);
-    for (int i = 0; i < 6; ++i) {  // 6 x 100 ms: twice the idle timeout, never 300 ms silent
+    auto done = start({}, {}, 500ms);
+    for (int i = 0; i < 10; ++i) {  // 10 x 100 ms: twice the idle timeout, never 500 ms silent
         net::write(peer_client_, net::buffer(std::string("x")));
         EXPECT_EQ(read_exactly(peer_upstream_, 1), "x");
         std::this_thread::sleep_for(100ms);
@@ -246,7 +246,7 @@ TEST_F(byte_relay_test, traffic_keeps_the_relay_past_the_idle_timeout)
     EXPECT_EQ(done.wait_for(0ms), std::future_status::timeout) << "ended while bytes were moving";
     const auto result = done.get();  // now silent: the idle timeout ends it
     EXPECT_TRUE(result.idle_timeout);
-    EXPECT_EQ(result.bytes_to_upstream, 6u);
+    EXPECT_EQ(result.bytes_to_upstream, 10u);
 }
 
 }  // namespace
