@@ -2,6 +2,7 @@
 #include "proxy/listener.hpp"
 
 #include "proxy/http_session.hpp"
+#include "proxy/tcp_session.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -110,7 +111,10 @@ void listener::on_accept(error_code ec, tcp::socket socket)
         error_code ignored;
         socket.close(ignored);
     } else {
-        start_http_session(std::move(socket), state_, runtime_);
+        switch (runtime_->config.protocol) {
+        case conf::listener_protocol::http: start_http_session(std::move(socket), state_, runtime_); break;
+        case conf::listener_protocol::tcp: start_tcp_session(std::move(socket), state_, runtime_); break;
+        }
     }
     do_accept();
 }

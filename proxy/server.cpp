@@ -156,13 +156,6 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
     state->state = shared;
 
     for (const auto& listener_config : config->listeners) {
-        switch (listener_config.protocol) {
-        case conf::listener_protocol::http: break;
-        case conf::listener_protocol::tcp:
-            // Fail closed rather than serve a listener half-way.
-            error = "listener " + listener_config.name + ": protocol tcp is not implemented yet";
-            return nullptr;
-        }
         std::string tls_error;
         auto tls = tls_server_context::create(listener_config.tls, tls_error);
         if (!tls) {

@@ -32,6 +32,9 @@
 #ifndef DANEGATE_HTTP_TEST_BACKEND
 #error "DANEGATE_HTTP_TEST_BACKEND (path of the danegate_http_test_backend binary) must be defined"
 #endif
+#ifndef DANEGATE_TLS_ECHO_SERVER
+#error "DANEGATE_TLS_ECHO_SERVER (path of the danegate_tls_echo_server binary) must be defined"
+#endif
 
 namespace danegate::test {
 namespace {
@@ -43,7 +46,10 @@ constexpr auto start_timeout = 10s;
 /** Every address a backend listens on (or, for .40, a test's own plain listener). */
 constexpr std::array backend_addresses{"127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.20",
                                        "127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.30",
-                                       "127.0.0.40", "127.0.0.50", "127.0.0.51"};
+                                       "127.0.0.40", "127.0.0.50", "127.0.0.51", "127.0.0.52"};
+
+/** Where danegate_tls_echo_server listens (DNS host `echo`). */
+constexpr const char* echo_server_address = "127.0.0.52";
 
 /** The danegate_http_test_backend instances: name (also --name), address, certificate base name. */
 struct http_backend_spec {
@@ -129,7 +135,7 @@ std::uint16_t pick_backend_port()
             return port;
         }
     }
-    throw std::runtime_error("no TCP port free on all of 127.0.0.10-51 after 100 attempts");
+    throw std::runtime_error("no TCP port free on all of 127.0.0.10-52 after 100 attempts");
 }
 
 /** A port free for both UDP and TCP on 127.0.0.1 (NSD needs both). */
@@ -452,9 +458,35 @@ void testbed::start_backends()
         http_backends_.emplace(b.name, http_backend{b.address, record});
     }
 
+    echo_record_ = file("tls-echo.record");
+    write_file(echo_record_, "");
+    processes_.push_back(std::make_unique<child_process>(
+        std::vector<std::string>{DANEGATE_TLS_ECHO_SERVER, "--listen", std::string(echo_server_address) + ":" + port,
+                                 "--cert", file("ee.pem").string(), "--key", file("ee.key").string(), "--record",
+                                 echo_record_.string()},
+        dir_ / "logs" / "tls-echo.log"));
+    waits.emplace_back(processes_.back().get(), echo_server_address);
+
     for (const auto& [process, address] : waits) {
         wait_until_accepting(*process, address, port_);
     }
+}
+
+std::string testbed::echo_address() const
+{
+    return std::string(echo_server_address) + ":" + std::to_string(port_);
+}
+
+std::vector<std::string> testbed::echo_connections() const
+{
+    std::istringstream content(read_file(echo_record_));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(content, line);) {
+        if (line.ends_with(" connected")) {
+            lines.push_back(std::move(line));
+        }
+    }
+    return lines;
 }
 
 std::string testbed::forwarder() const

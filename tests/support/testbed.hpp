@@ -26,11 +26,15 @@ namespace danegate::test {
  *   127.0.0.11 ee-rsa.pem        127.0.0.21 ta-other + int + root    127.0.0.40 nothing (tests' own)
  *   127.0.0.12 ee-expired.pem    127.0.0.22 ta-expired + int + root  127.0.0.50 HTTP "ee50", ee.pem
  *                                127.0.0.23 ta-noroot + int only     127.0.0.51 HTTP "rsa51", ee-rsa.pem
+ *                                                                    127.0.0.52 TLS echo, ee.pem
  * The HTTPS backends on .1x and .2x are `openssl s_server -www` (answer any GET with a status
  * page, one connection at a time). The two on .50/.51 are danegate_http_test_backend
  * (tests/support/http_test_backend.cpp: /echo, /bytes/N, /chunked/N, /slow/MS, /status/CODE,
  * /stats, WebSocket echo on /ws; keep-alive, many connections, TLS resumption), the upstreams
- * for end-to-end proxy tests; each records every request it receives (backend_record()).
+ * for end-to-end proxy tests; each records every request it receives (backend_record()). The one
+ * on .52 (DNS host `echo`) is danegate_tls_echo_server (tests/support/tls_echo_server.cpp: echoes
+ * bytes, answers a half-close by ending its own direction), the upstream for TCP-listener tests;
+ * it records every connection whose TLS handshake completed (echo_connections()).
  * Teardown stops every process and removes the directory unless the
  * environment variable DANEGATE_KEEP_TESTBED is set. Every process also dies with the test
  * process if that crashes.
@@ -107,6 +111,18 @@ public:
     /** The lines of backend_record(name) so far, in order (compare counts before and after). */
     std::vector<std::string> backend_requests(std::string_view name) const;
 
+    /** "127.0.0.52:<port>": where danegate_tls_echo_server listens. */
+    std::string echo_address() const;
+
+    /**
+     * One "<connection_id> connected" line per connection the TLS echo server completed a
+     * handshake on, in order (compare counts before and after; the readiness probe records none).
+     */
+    std::vector<std::string> echo_connections() const;
+
+    /** The echo server's whole record file: also "<id> closed <bytes> <how>" lines. */
+    std::filesystem::path echo_record() const { return echo_record_; }
+
 private:
     /** A danegate_http_test_backend the test bed started. */
     struct http_backend {
@@ -135,6 +151,7 @@ private:
     std::uint16_t dns_port_ = 0;
     std::map<std::string, std::string, std::less<>> digests_;
     std::map<std::string, http_backend, std::less<>> http_backends_;
+    std::filesystem::path echo_record_;
     std::vector<std::unique_ptr<child_process>> processes_;
 };
 
