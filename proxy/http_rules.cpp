@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <cctype>
 #include <iterator>
@@ -142,6 +145,75 @@ bool valid_host(std::string_view host) noexcept
     return port.empty() || std::stoul(std::string(port)) <= 65535;
 }
 
+namespace {
+
+bool has_token(const std::vector<std::string>& items, std::string_view token)
+{
+    return std::find(items.begin(), items.end(), token) != items.end();
+}
+
+/** RFC 6455 §4.1, §4.2.1: what a server requires of an opening handshake, the Upgrade aside. */
+std::optional<std::string> websocket_handshake_problem(const http::request_header<>& request)
+{
+    if (request.method() != http::verb::get || request.version() != 11) {
+        return "a WebSocket handshake is an HTTP/1.1 GET";
+    }
+    if (!has_token(list_values(request, http::field::connection), "upgrade")) {
+        return "a WebSocket handshake needs Connection: Upgrade";
+    }
+    if (count(request, http::field::sec_websocket_version) != 1 ||
+        request[http::field::sec_websocket_version] != "13") {
+        return "Sec-WebSocket-Version must be 13";
+    }
+    // The key is 16 random bytes in base64: 22 characters and "==".
+    const auto key = request[http::field::sec_websocket_key];
+    const bool key_ok = count(request, http::field::sec_websocket_key) == 1 && key.size() == 24 &&
+                        key.substr(22) == "==" &&
+                        std::all_of(key.begin(), key.begin() + 22, [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+                        });
+    if (!key_ok) {
+        return "Sec-WebSocket-Key must be 16 bytes in base64";
+    }
+    if (request.count(http::field::content_length) > 0 || request.count(http::field::transfer_encoding) > 0) {
+        return "a WebSocket handshake has no body";
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+bool is_websocket_upgrade(const http::request_header<>& request)
+{
+    return request.count(http::field::upgrade) > 0;
+}
+
+std::optional<std::string> check_websocket_accept(const http::response_header<>& response, std::string_view key)
+{
+    if (response.result() != http::status::switching_protocols) {
+        return "not a 101 response";
+    }
+    const auto protocols = list_values(response, http::field::upgrade);
+    if (protocols.size() != 1 || protocols.front() != "websocket") {
+        return "101 without Upgrade: websocket";
+    }
+    if (!has_token(list_values(response, http::field::connection), "upgrade")) {
+        return "101 without Connection: Upgrade";
+    }
+    // RFC 6455 §4.2.2 (5.4): base64(SHA-1(key + GUID)) proves the upstream read this handshake.
+    const std::string input = std::string(key) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+    unsigned char encoded[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+    const int length = EVP_EncodeBlock(encoded, digest, SHA_DIGEST_LENGTH);
+    const std::string_view expected(reinterpret_cast<const char*>(encoded), static_cast<std::size_t>(length));
+    const auto accept = response[http::field::sec_websocket_accept];
+    if (count(response, http::field::sec_websocket_accept) != 1 || std::string_view(accept.data(), accept.size()) != expected) {
+        return "wrong Sec-WebSocket-Accept";
+    }
+    return std::nullopt;
+}
+
 std::optional<request_problem> check_request(const http::request_header<>& request)
 {
     // RFC 9110 §6.2: we speak HTTP/1.x only (Beast parses any single-digit version).
@@ -188,15 +260,16 @@ std::optional<request_problem> check_request(const http::request_header<>& reque
             return request_problem{501, "transfer coding not implemented"};
         }
     }
-    // RFC 9110 §7.8: Upgrade. Only a WebSocket handshake (RFC 6455 §4.1) will be tunnelled;
-    // until that lands it is 501 rather than silently answered as a plain GET. Any other
-    // protocol (h2c, ...) is refused outright (DESIGN §4).
+    // RFC 9110 §7.8: Upgrade. Only a valid WebSocket handshake (RFC 6455 §4.1) is tunnelled;
+    // any other protocol (h2c, ...) is refused outright (DESIGN §4).
     if (request.count(http::field::upgrade) > 0) {
         const auto protocols = list_values(request, http::field::upgrade);
-        if (protocols.size() == 1 && protocols.front() == "websocket") {
-            return request_problem{501, "WebSocket tunnelling is not implemented yet"};
+        if (protocols.size() != 1 || protocols.front() != "websocket") {
+            return request_problem{400, "only WebSocket upgrades are accepted"};
         }
-        return request_problem{400, "only WebSocket upgrades are accepted"};
+        if (auto problem = websocket_handshake_problem(request)) {
+            return request_problem{400, *problem};
+        }
     }
     // RFC 9110 §10.1.1: the only expectation is 100-continue; anything else is 417.
     if (request.count(http::field::expect) > 0) {

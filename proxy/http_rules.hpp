@@ -21,11 +21,22 @@ struct request_problem {
 
 /**
  * Checks a request header as parsed by Beast: version, request-target form, exactly one valid
- * Host, unambiguous framing, supported Transfer-Encoding, no CONNECT, no Upgrade (WebSocket not
- * tunnelled yet), Expect.
+ * Host, unambiguous framing, supported Transfer-Encoding, no CONNECT, no Upgrade but a valid
+ * WebSocket handshake (RFC 6455 §4.1), Expect.
  * @return the problem, or nullopt when the request may be routed.
  */
 std::optional<request_problem> check_request(const boost::beast::http::request_header<>& request);
+
+/** Whether @p request, accepted by check_request, is a WebSocket opening handshake to tunnel. */
+bool is_websocket_upgrade(const boost::beast::http::request_header<>& request);
+
+/**
+ * Checks the upstream's answer to a WebSocket handshake whose Sec-WebSocket-Key was @p key
+ * (RFC 6455 §4.2.2): 101, Upgrade: websocket, Connection: Upgrade and the matching
+ * Sec-WebSocket-Accept. @return the problem, or nullopt when the tunnel may open.
+ */
+std::optional<std::string> check_websocket_accept(const boost::beast::http::response_header<>& response,
+                                                  std::string_view key);
 
 /**
  * Whether the raw header block (request line to the final CRLF) folds a field value over lines.

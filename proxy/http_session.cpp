@@ -6,6 +6,7 @@
 // at accept; the upstream leg shares it, so nothing here takes a lock.
 #include "proxy/http_session.hpp"
 
+#include "proxy/byte_relay.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
 
@@ -18,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -289,6 +291,7 @@ private:
             send_error(problem->status, problem->text, problem->text);
             return;
         }
+        websocket_ = is_websocket_upgrade(request.base());
         // Route on SNI, Host and path (DESIGN §3, first match wins).
         routing::request_key key;
         if (!sni_.empty()) {
@@ -315,14 +318,8 @@ private:
 
     void do_connect_upstream()
     {
-        upstream_target target;
-        target.host = endpoint_->host();
-        target.port = endpoint_->port();
-        target.policy = upstream_rt_->policy;
-        target.connect_timeout = upstream_rt_->config.timeouts.connect;
-        target.upstream = upstream_rt_->config.name;
         // A retry is on a fresh connection: the pooled one just failed, its siblings may too.
-        target.pool = retried_ ? nullptr : &upstream_rt_->pool;
+        auto target = upstream_rt_->target(*endpoint_, !retried_);
         state_->connector->async_connect(client_.get_executor(), std::move(target),
                                          [self = shared_from_this()](connect_result result) {
                                              self->on_connect_upstream(std::move(result));
@@ -371,6 +368,11 @@ private:
         // 100-continue is answered here, before the body is read (RFC 9110 §10.1.1).
         out.erase(http::field::expect);
         add_forwarding_headers(out.base(), client_ip_, record_.host, in.version());
+        if (websocket_) {
+            // Hop-by-hop, so removed above; a WebSocket handshake asks the next hop anew (RFC 6455 §4.1).
+            out.set(http::field::connection, "Upgrade");
+            out.set(http::field::upgrade, "websocket");
+        }
         if (request_parser_->chunked()) {
             out.chunked(true);
         } else if (const auto length = request_parser_->content_length()) {
@@ -531,6 +533,18 @@ private:
             do_read_response_header();
             return;
         }
+        if (websocket_ && in.result() == http::status::switching_protocols) {
+            const auto key = request_parser_->get()[http::field::sec_websocket_key];
+            if (auto problem = check_websocket_accept(in.base(), {key.data(), key.size()})) {
+                upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
+                spdlog::warn("upstream {} answered a WebSocket handshake wrongly: {}", record_.upstream, *problem);
+                send_error(502, "invalid upstream response", *problem);
+                return;
+            }
+            upstream_rt_->endpoints.record_success(*endpoint_, std::chrono::steady_clock::now());
+            do_open_tunnel();
+            return;
+        }
         if (auto problem = check_response(in.base())) {
             // DESIGN §4: an invalid or ambiguous response is 502, never relayed.
             upstream_rt_->endpoints.record_failure(*endpoint_, std::chrono::steady_clock::now());
@@ -674,6 +688,63 @@ private:
         finish_exchange(!ec && client_keep_alive_);
     }
 
+    // ---- WebSocket tunnel (DESIGN §4) ------------------------------------------------------------
+
+    void do_open_tunnel()
+    {
+        const auto& in = response_parser_->get();
+        tunnel_response_.emplace();
+        auto& out = *tunnel_response_;
+        out.result(http::status::switching_protocols);
+        out.reason(in.reason());
+        out.version(11);
+        for (const auto& field : in.base()) {
+            out.insert(field.name_string(), field.value());
+        }
+        remove_hop_by_hop(out.base());
+        out.set(http::field::connection, "Upgrade");
+        out.set(http::field::upgrade, "websocket");
+        append_via(out.base(), in.version());
+        record_.status = 101;
+        responded_ = true;
+        arm(limits_.idle_timeout, side::client);
+        http::async_write(client_, out, [self = shared_from_this()](error_code ec, std::size_t) {
+            self->on_tunnel_response_sent(ec);
+        });
+    }
+
+    void on_tunnel_response_sent(error_code ec)
+    {
+        disarm();
+        if (ec) {
+            record_.detail = "writing the 101: " + ec.message();
+            finish_exchange(false);
+            return;
+        }
+        // Bytes that came behind either handshake belong to the tunnel: they go first.
+        auto take = [](beast::flat_buffer& buffer) {
+            const auto data = buffer.data();
+            std::string bytes(static_cast<const char*>(data.data()), data.size());
+            buffer.consume(buffer.size());
+            return bytes;
+        };
+        start_byte_relay(client_.get_executor(), shared_from_this(), client_, upstream_->stream, take(client_buffer_),
+                         take(upstream_buffer_), limits_.idle_timeout,
+                         [self = shared_from_this()](relay_result result) { self->on_tunnel_closed(std::move(result)); });
+    }
+
+    void on_tunnel_closed(relay_result result)
+    {
+        record_.bytes_in += result.bytes_to_upstream;
+        record_.bytes_out += result.bytes_to_client;
+        record_.detail = result.detail;
+        // The relay already ended both directions (close_notify or shutdown): no TLS shutdown
+        // of our own follows, the sockets just close.
+        error_code ignored;
+        client_.lowest_layer().close(ignored);
+        finish_exchange(false);
+    }
+
     // ---- endings ------------------------------------------------------------------------------
 
     /** Where an exchange with an authenticated upstream failed. */
@@ -809,6 +880,8 @@ private:
         retried_ = false;
         request_sent_ = false;
         upstream_reusable_ = false;
+        websocket_ = false;
+        tunnel_response_.reset();
     }
 
     void close_upstream()
@@ -873,6 +946,7 @@ private:
     std::optional<http::response<http::buffer_body>> client_response_;
     std::optional<http::response_serializer<http::buffer_body>> client_serializer_;
     std::optional<http::response<http::string_body>> error_response_;
+    std::optional<http::response<http::empty_body>> tunnel_response_;
 
     upstream_runtime* upstream_rt_ = nullptr;
     std::optional<routing::endpoint_ref> endpoint_;
@@ -890,6 +964,7 @@ private:
     bool retried_ = false;            // this request already moved to a fresh upstream connection
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
+    bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
 };
 
 }  // namespace

@@ -13,6 +13,18 @@ upstream_runtime::upstream_runtime(const conf::upstream& upstream)
 {
 }
 
+upstream_target upstream_runtime::target(const routing::endpoint_ref& endpoint, bool reuse_idle)
+{
+    upstream_target out;
+    out.host = endpoint.host();
+    out.port = endpoint.port();
+    out.policy = policy;
+    out.connect_timeout = config.timeouts.connect;
+    out.upstream = config.name;
+    out.pool = reuse_idle ? &pool : nullptr;
+    return out;
+}
+
 std::uint64_t connection_tracker::add(drain_function on_drain)
 {
     std::lock_guard lock(mutex_);

@@ -28,6 +28,12 @@ namespace danegate::proxy {
 struct upstream_runtime {
     explicit upstream_runtime(const conf::upstream& upstream);
 
+    /**
+     * What the connector needs to reach @p endpoint under this upstream's policy and timeouts;
+     * with @p reuse_idle, an idle connection of the pool may be handed out instead of a new one.
+     */
+    upstream_target target(const routing::endpoint_ref& endpoint, bool reuse_idle);
+
     const conf::upstream& config;
     routing::upstream_set endpoints;
     dane::dane_policy policy;

@@ -50,6 +50,8 @@ public:
     {
         record_.time = std::chrono::system_clock::now();
         error_code ec;
+        // Relayed bytes go out as they come: an interactive protocol must not wait for Nagle.
+        client_.lowest_layer().set_option(tcp::no_delay(true), ec);
         const auto remote = client_.lowest_layer().remote_endpoint(ec);
         if (!ec) {
             record_.client = remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -129,12 +131,8 @@ private:
             return;
         }
         record_.upstream = endpoint_->host() + ":" + std::to_string(endpoint_->port());
-        upstream_target upstream;
-        upstream.host = endpoint_->host();
-        upstream.port = endpoint_->port();
-        upstream.policy = upstream_rt_->policy;
-        upstream.connect_timeout = upstream_rt_->config.timeouts.connect;
-        state_->connector->async_connect(client_.get_executor(), std::move(upstream),
+        // A relay consumes its connection (it never returns to a pool), so it takes none either.
+        state_->connector->async_connect(client_.get_executor(), upstream_rt_->target(*endpoint_, false),
                                          [self = shared_from_this()](connect_result result) {
                                              self->on_upstream(std::move(result));
                                          });

@@ -232,6 +232,46 @@ TEST_F(proxy_e2e, an_endpoint_that_fails_is_ejected_and_then_503)
     EXPECT_EQ(status_of(ejected), 503) << ejected;
 }
 
+/** A client-to-server WebSocket text frame (RFC 6455 §5.2: masked), for payloads under 126 bytes. */
+std::string masked_text_frame(const std::string& payload)
+{
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    std::string frame{static_cast<char>(0x81), static_cast<char>(0x80 | payload.size())};
+    frame.append(mask, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+    }
+    return frame;
+}
+
+const std::string websocket_handshake = "GET /ws HTTP/1.1\r\nHost: good.example\r\nUpgrade: websocket\r\n"
+                                        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+
+TEST_F(proxy_e2e, a_websocket_is_tunnelled_both_ways)
+{
+    // The frame goes right behind the handshake, before the 101: it must wait in the tunnel.
+    const auto reply = send_raw_https("127.0.0.1", port_, "good.example",
+                                      websocket_handshake + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" +
+                                          masked_text_frame("hello through danegate"),
+                                      2s);
+    EXPECT_EQ(reply.status(), 101) << reply.response << reply.error;
+    EXPECT_THAT(reply.response, HasSubstr("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) << reply.response;
+    // The backend echoes the message in an unmasked server frame.
+    EXPECT_THAT(reply.response, HasSubstr(std::string("\x81\x16hello through danegate"))) << reply.response;
+}
+
+TEST_F(proxy_e2e, an_invalid_websocket_handshake_is_400_and_never_forwarded)
+{
+    const auto before = backend_requests();
+    const auto reply = send_raw_https("127.0.0.1", port_, "good.example",
+                                      websocket_handshake + "Sec-WebSocket-Key: short\r\n\r\n", 2s);
+    EXPECT_EQ(reply.status(), 400) << reply.response << reply.error;
+    const auto h2c = send_raw_https("127.0.0.1", port_, "good.example",
+                                    "GET / HTTP/1.1\r\nHost: good.example\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
+    EXPECT_EQ(h2c.status(), 400) << h2c.response << h2c.error;
+    EXPECT_EQ(backend_requests(), before);
+}
+
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)
 {
     const auto output = curl("elsewhere.example", "/echo");

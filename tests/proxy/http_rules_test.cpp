@@ -111,6 +111,60 @@ TEST(http_rules, transfer_codings_other_than_chunked_are_refused)
     EXPECT_EQ(status_of(request), 400u) << "RFC 9112 §6.1: TE in HTTP/1.0 is faulty framing";
 }
 
+http::request_header<> websocket_handshake()
+{
+    auto request = get();
+    request.set(http::field::upgrade, "websocket");
+    request.set(http::field::connection, "keep-alive, Upgrade");
+    request.set(http::field::sec_websocket_version, "13");
+    request.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");  // RFC 6455 §1.3
+    return request;
+}
+
+TEST(http_rules, only_a_valid_websocket_handshake_is_tunnelled)
+{
+    auto valid = websocket_handshake();
+    EXPECT_EQ(status_of(valid), 0u);
+    EXPECT_TRUE(is_websocket_upgrade(valid));
+    EXPECT_FALSE(is_websocket_upgrade(get()));
+
+    auto no_connection = websocket_handshake();
+    no_connection.set(http::field::connection, "keep-alive");
+    EXPECT_EQ(status_of(no_connection), 400u);
+    auto old_version = websocket_handshake();
+    old_version.set(http::field::sec_websocket_version, "8");
+    EXPECT_EQ(status_of(old_version), 400u);
+    auto short_key = websocket_handshake();
+    short_key.set(http::field::sec_websocket_key, "c2hvcnQ=");
+    EXPECT_EQ(status_of(short_key), 400u);
+    auto post = websocket_handshake();
+    post.method(http::verb::post);
+    EXPECT_EQ(status_of(post), 400u);
+    auto with_body = websocket_handshake();
+    with_body.set(http::field::content_length, "5");
+    EXPECT_EQ(status_of(with_body), 400u);
+    auto http10 = websocket_handshake();
+    http10.version(10);
+    EXPECT_EQ(status_of(http10), 400u);
+}
+
+TEST(http_rules, the_upstream_must_prove_it_read_the_websocket_handshake)
+{
+    http::response_header<> accept;
+    accept.result(http::status::switching_protocols);
+    accept.set(http::field::upgrade, "websocket");
+    accept.set(http::field::connection, "Upgrade");
+    accept.set(http::field::sec_websocket_accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");  // RFC 6455 §1.3
+    EXPECT_FALSE(check_websocket_accept(accept, "dGhlIHNhbXBsZSBub25jZQ=="));
+    EXPECT_TRUE(check_websocket_accept(accept, "AAAAAAAAAAAAAAAAAAAAAA==")) << "another key, another accept";
+    auto no_upgrade = accept;
+    no_upgrade.erase(http::field::upgrade);
+    EXPECT_TRUE(check_websocket_accept(no_upgrade, "dGhlIHNhbXBsZSBub25jZQ=="));
+    auto not_101 = accept;
+    not_101.result(http::status::ok);
+    EXPECT_TRUE(check_websocket_accept(not_101, "dGhlIHNhbXBsZSBub25jZQ=="));
+}
+
 TEST(http_rules, connect_upgrades_and_other_forms_are_refused)
 {
     auto connect = get();
@@ -123,7 +177,7 @@ TEST(http_rules, connect_upgrades_and_other_forms_are_refused)
     EXPECT_EQ(status_of(h2c), 400u);
     auto websocket = get();
     websocket.set(http::field::upgrade, "websocket");
-    EXPECT_EQ(status_of(websocket), 501u) << "not tunnelled yet";
+    EXPECT_EQ(status_of(websocket), 400u) << "Upgrade: websocket alone is not a handshake";
 
     auto absolute = get();
     absolute.target("https://app.example/");
