@@ -157,7 +157,8 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
 
     for (const auto& listener_config : config->listeners) {
         std::string tls_error;
-        auto tls = tls_server_context::create(listener_config.tls, tls_error);
+        auto tls = tls_server_context::create(listener_config.tls, tls_error,
+                                              listener_config.protocol == conf::listener_protocol::http);
         if (!tls) {
             error = "listener " + listener_config.name + ": " + tls_error;
             return nullptr;

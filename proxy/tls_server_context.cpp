@@ -123,7 +123,8 @@ certificate_names read_certificate_names(const std::string& pem_file)
     return names;
 }
 
-std::unique_ptr<tls_server_context> tls_server_context::create(const conf::listener_tls& tls, std::string& error)
+std::unique_ptr<tls_server_context> tls_server_context::create(const conf::listener_tls& tls, std::string& error,
+                                                               bool select_http11)
 {
     std::unique_ptr<tls_server_context> result(new tls_server_context());
     if (tls.certificates.empty()) {
@@ -150,8 +151,10 @@ std::unique_ptr<tls_server_context> tls_server_context::create(const conf::liste
             return nullptr;
         }
         // Set on every context: after the switch in on_servername, OpenSSL reads ALPN settings
-        // from the selected one.
-        SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
+        // from the selected one. A TCP listener relays a protocol it does not know: it names none.
+        if (select_http11) {
+            SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
+        }
         result->names_.push_back(read_certificate_names(pair.cert));
         result->contexts_.push_back(std::move(context));
     }

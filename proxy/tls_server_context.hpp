@@ -38,8 +38,11 @@ public:
     /**
      * Loads every certificate and key. Errors (unreadable file, key mismatch) are returned as a
      * sentence; conf has already checked them, so they mean the files changed since.
+     * @param select_http11 answer ALPN with "http/1.1" (HTTP listeners); a TCP listener relays a
+     *        protocol it does not know and selects none.
      */
-    static std::unique_ptr<tls_server_context> create(const conf::listener_tls& tls, std::string& error);
+    static std::unique_ptr<tls_server_context> create(const conf::listener_tls& tls, std::string& error,
+                                                      bool select_http11 = true);
 
     tls_server_context(const tls_server_context&) = delete;
     tls_server_context& operator=(const tls_server_context&) = delete;

@@ -232,6 +232,29 @@ TEST_F(proxy_e2e, an_endpoint_that_fails_is_ejected_and_then_503)
     EXPECT_EQ(status_of(ejected), 503) << ejected;
 }
 
+TEST_F(proxy_e2e, a_get_on_a_pooled_connection_the_upstream_dropped_is_retried_once_on_a_new_one)
+{
+    ASSERT_EQ(status_of(curl("good.example", "/drop-next")), 200);
+    // That connection is now the newest idle one; the backend closes it as the next request comes.
+    const auto reply = curl("good.example", "/echo/retried");
+    EXPECT_EQ(status_of(reply), 200) << reply << proxy_->log();
+    const auto record = backend_requests();
+    std::size_t seen = 0;
+    for (auto at = record.find("/echo/retried"); at != std::string::npos; at = record.find("/echo/retried", at + 1)) {
+        ++seen;
+    }
+    EXPECT_EQ(seen, 2u) << "once on the dropped connection, once on the new one";
+}
+
+TEST_F(proxy_e2e, a_post_whose_body_was_sent_is_never_retried)
+{
+    ASSERT_EQ(status_of(curl("good.example", "/drop-next")), 200);
+    const auto reply = curl("good.example", "/echo/not-retried", {"--data-binary", "a body that may have had effects"});
+    EXPECT_EQ(status_of(reply), 502) << reply;
+    const auto record = backend_requests();
+    EXPECT_EQ(record.find("/echo/not-retried"), record.rfind("/echo/not-retried")) << "sent once only";
+}
+
 /** A client-to-server WebSocket text frame (RFC 6455 §5.2: masked), for payloads under 126 bytes. */
 std::string masked_text_frame(const std::string& payload)
 {
@@ -270,6 +293,13 @@ TEST_F(proxy_e2e, an_invalid_websocket_handshake_is_400_and_never_forwarded)
                                     "GET / HTTP/1.1\r\nHost: good.example\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
     EXPECT_EQ(h2c.status(), 400) << h2c.response << h2c.error;
     EXPECT_EQ(backend_requests(), before);
+}
+
+TEST_F(proxy_e2e, an_http_listener_selects_http_1_1_by_alpn)
+{
+    const auto answer = shell_output("openssl s_client -connect 127.0.0.1:" + std::to_string(port_) +
+                                     " -servername good.example -alpn http/1.1 </dev/null 2>/dev/null | grep -E 'ALPN' || true");
+    EXPECT_THAT(answer, HasSubstr("ALPN protocol: http/1.1"));
 }
 
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)

@@ -336,5 +336,18 @@ TEST_F(tcp_proxy_e2e, a_refused_upstream_is_502_and_once_ejected_503)
     EXPECT_THAT(ejected_lines[0], HasSubstr("\"status\":503"));
 }
 
+/** What `openssl s_client` says about ALPN when it offers http/1.1 to 127.0.0.1:@p port. */
+std::string alpn_answer(std::uint16_t port, const std::string& sni)
+{
+    return shell_output("openssl s_client -connect 127.0.0.1:" + std::to_string(port) + " -servername " + sni +
+                        " -alpn http/1.1 </dev/null 2>/dev/null | grep -E 'ALPN' || true");
+}
+
+TEST_F(tcp_proxy_e2e, a_tcp_listener_selects_no_alpn_protocol)
+{
+    // It relays a protocol it does not know: claiming http/1.1 would be a lie to the client.
+    EXPECT_THAT(alpn_answer(port_, "echo.example"), HasSubstr("No ALPN negotiated"));
+}
+
 }  // namespace
 }  // namespace danegate::test

@@ -9,6 +9,8 @@
 //   GET  /chunked/N      the same bytes, Transfer-Encoding: chunked, 8 KiB chunks
 //   GET  /slow/MS        waits MS milliseconds, then 200 "slow"
 //   GET  /status/CODE    that status with a short body, for CODE 200..599 (else 400)
+//   GET  /drop-next      200; the next request on this connection is read, recorded and answered
+//                        by closing the connection (the keep-alive race, made deterministic)
 //   GET  /stats          JSON: connections, active_connections, requests, tls_handshakes,
 //                        tls_resumptions
 //   WebSocket on /ws     echoes every message (text or binary) back
@@ -321,6 +323,11 @@ private:
         ++requests_on_connection_;
         state_.record_request(id_, request.method_string(), request.target());
         keep_alive_ = request.keep_alive();
+        if (drop_next_) {
+            // The keep-alive race as a client sees it: the server went away as the request came.
+            beast::get_lowest_layer(stream_).close();
+            return;
+        }
 
         if (websocket::is_upgrade(request)) {
             if (path() != "/ws") {
@@ -411,6 +418,9 @@ private:
                 const auto status = static_cast<unsigned>(*code);
                 send_text(status, "status " + std::to_string(status) + "\n");
             }
+        } else if (p == "/drop-next" && get) {
+            drop_next_ = true;
+            send_text(http::status::ok, "the next request on this connection is dropped unanswered\n");
         } else if (p == "/stats" && get_or_head) {
             send_json(http::status::ok,
                       "{\"connections\": " + std::to_string(state_.connections) +
@@ -587,6 +597,7 @@ private:
     std::uint64_t body_bytes_ = 0;
     std::uint64_t requests_on_connection_ = 0;
     bool resumed_ = false;
+    bool drop_next_ = false;  // /drop-next: close the connection when the next request arrives
     const char* key_name_;  // "first" or "next": which certificate this connection's handshake used
     bool keep_alive_ = true;
     std::optional<http::response<http::empty_body>> continue_;
