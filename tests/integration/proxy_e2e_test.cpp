@@ -163,6 +163,33 @@ TEST_F(proxy_e2e, a_body_goes_through_byte_exact)
     EXPECT_EQ(std::filesystem::file_size(bed().dir() / "download.bin"), 1048576u);
 }
 
+/** A "VmHWM:"-style field of /proc/PID/status, in KiB. */
+long proc_status_kib(pid_t pid, const std::string& field)
+{
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind(field + ":", 0) == 0) {
+            return std::atol(line.c_str() + field.size() + 1);
+        }
+    }
+    return -1;
+}
+
+TEST_F(proxy_e2e, a_large_streamed_upload_does_not_grow_the_proxy)
+{
+    // 256 MiB, chunked from a pipe: the proxy holds 16 KiB of it at a time, whatever the size.
+    constexpr long mib = 256;
+    const long peak_before = proc_status_kib(proxy_->pid(), "VmHWM");
+    ASSERT_GT(peak_before, 0);
+    const auto reply = shell_output("head -c " + std::to_string(mib * 1024 * 1024) + " /dev/zero | curl -sk --max-time 300 "
+                                    "--resolve good.example:" + std::to_string(port_) + ":127.0.0.1 -T - -X POST "
+                                    "https://good.example:" + std::to_string(port_) + "/echo/stream");
+    EXPECT_THAT(reply, HasSubstr("\"body_bytes\": " + std::to_string(mib * 1024 * 1024))) << reply;
+    const long peak_after = proc_status_kib(proxy_->pid(), "VmHWM");
+    EXPECT_LT(peak_after - peak_before, 32 * 1024) << "peak RSS grew from " << peak_before << " KiB to " << peak_after
+                                                   << " KiB for a " << mib << " MiB upload";
+}
+
 TEST_F(proxy_e2e, ambiguous_framing_is_400_and_never_forwarded)
 {
     const auto before = backend_requests();
