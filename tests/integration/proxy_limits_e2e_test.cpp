@@ -1,0 +1,268 @@
+// limits.header_timeout and limits.header_bytes end to end (issue 3 §4, DESIGN §3/§4): a client
+// that sends its request header one byte per second is closed at the header timeout while other
+// clients are served, and a header over header_bytes is answered 431 without reaching the
+// backend. Each with its twin: a prompt (or merely slow, but in time) header and a header under
+// the limit are served.
+#include "tests/integration/e2e_proxy.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/testbed.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+
+namespace danegate::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr auto header_timeout = 3s;
+constexpr std::size_t header_bytes = 8 * 1024;
+
+/**
+ * A TLS client that sends exactly the bytes it is told, when it is told, and reports when the
+ * server closes: what a slow-loris attacker does. Blocking handshake, then a non-blocking socket
+ * (a TLS 1.3 session ticket alone must not block a read).
+ */
+class tls_client {
+public:
+    /** Connects to 127.0.0.1:port and completes the handshake with SNI `sni`. */
+    bool connect(std::uint16_t port, const std::string& sni)
+    {
+        fd_ = unique_fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in peer{};
+        peer.sin_family = AF_INET;
+        peer.sin_port = htons(port);
+        peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_.get() < 0 || ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
+            return false;
+        }
+        ctx_.reset(SSL_CTX_new(TLS_client_method()));
+        ssl_.reset(SSL_new(ctx_.get()));
+        SSL_set_fd(ssl_.get(), fd_.get());
+        SSL_set_tlsext_host_name(ssl_.get(), sni.c_str());
+        if (SSL_connect(ssl_.get()) != 1) {
+            return false;
+        }
+        ::fcntl(fd_.get(), F_SETFL, ::fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
+        return true;
+    }
+
+    /** Writes `bytes`; false when the server has closed (SIGPIPE is ignored by the suite). */
+    bool send(std::string_view bytes)
+    {
+        std::size_t written = 0;
+        const auto deadline = clock_type::now() + 5s;
+        while (written < bytes.size() && clock_type::now() < deadline) {
+            const int n = SSL_write(ssl_.get(), bytes.data() + written, static_cast<int>(bytes.size() - written));
+            if (n > 0) {
+                written += static_cast<std::size_t>(n);
+                continue;
+            }
+            const int error = SSL_get_error(ssl_.get(), n);
+            if (error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_WANT_READ) {
+                ERR_clear_error();
+                closed_ = true;
+                return false;
+            }
+            pollfd pfd{fd_.get(), POLLOUT, 0};
+            ::poll(&pfd, 1, 50);
+        }
+        return written == bytes.size();
+    }
+
+    /**
+     * Reads for up to `timeout`, appending to received(). Returns early once the server has
+     * closed (then closed() is true) or, when `until` is given, once received() contains it.
+     */
+    void read_for(std::chrono::milliseconds timeout, std::optional<std::string_view> until = std::nullopt)
+    {
+        const auto deadline = clock_type::now() + timeout;
+        while (!closed_) {
+            char buffer[16384];
+            const int n = SSL_read(ssl_.get(), buffer, sizeof buffer);
+            if (n > 0) {
+                received_.append(buffer, static_cast<std::size_t>(n));
+                if (until && received_.find(*until) != std::string::npos) {
+                    return;
+                }
+                continue;
+            }
+            const int error = SSL_get_error(ssl_.get(), n);
+            if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+                ERR_clear_error();
+                closed_ = true;  // close_notify, EOF or reset: the connection is gone
+                return;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+            if (left <= 0ms) {
+                return;
+            }
+            pollfd pfd{fd_.get(), POLLIN, 0};
+            ::poll(&pfd, 1, static_cast<int>(left.count()));
+        }
+    }
+
+    bool closed() const { return closed_; }
+    const std::string& received() const { return received_; }
+
+private:
+    struct ctx_free {
+        void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+    };
+    struct ssl_free {
+        void operator()(SSL* ssl) const { SSL_free(ssl); }
+    };
+    // fd_ first: members are destroyed in reverse, so SSL_free runs while the descriptor is open.
+    unique_fd fd_;
+    std::unique_ptr<SSL_CTX, ctx_free> ctx_;
+    std::unique_ptr<SSL, ssl_free> ssl_;
+    std::string received_;
+    bool closed_ = false;
+};
+
+int status_of(const std::string& response)
+{
+    if (response.size() < 12 || !response.starts_with("HTTP/1.")) {
+        return 0;
+    }
+    return std::atoi(response.substr(9, 3).c_str());
+}
+
+class proxy_limits_e2e : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        // A server closing on a slow client makes the client's next write fail with EPIPE.
+        ::signal(SIGPIPE, SIG_IGN);
+        const auto& bed = testbed::get();
+        const auto web50 = bed.host("web50") + ":" + std::to_string(bed.port());
+        proxy_ = std::make_unique<e2e_proxy>(
+            "proxy-limits",
+            "      - { match: { host: limits.example }, upstream: web50 }\n",
+            "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n",
+            "limits: { header_timeout: 3s, header_bytes: 8KiB }\n");
+    }
+
+    static void TearDownTestSuite()
+    {
+        proxy_->stop();
+        proxy_.reset();
+    }
+
+    static std::string request(const std::string& path, const std::string& more_headers = {})
+    {
+        return "GET " + path + " HTTP/1.1\r\nHost: limits.example\r\n" + more_headers + "Connection: close\r\n\r\n";
+    }
+
+    static inline std::unique_ptr<e2e_proxy> proxy_;
+};
+
+TEST_F(proxy_limits_e2e, a_header_sent_one_byte_per_second_is_closed_at_the_header_timeout_while_others_are_served)
+{
+    tls_client slow;
+    ASSERT_TRUE(slow.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    const std::string header = request("/echo/slowloris");
+
+    // A second client, served normally while the slow one is still trickling.
+    std::atomic<int> other_status{0};
+    std::atomic<clock_type::time_point> other_done{};
+    std::thread other([&] {
+        std::this_thread::sleep_for(500ms);
+        other_status = proxy_->curl("limits.example", "/echo/meanwhile", {}, 20).status;
+        other_done = clock_type::now();
+    });
+
+    const auto first_byte = clock_type::now();
+    std::optional<clock_type::duration> closed_after;
+    for (std::size_t i = 0; i + 1 < header.size(); ++i) {  // never the last byte: never complete
+        if (!slow.send(header.substr(i, 1))) {
+            closed_after = clock_type::now() - first_byte;
+            break;
+        }
+        slow.read_for(1s);
+        if (slow.closed()) {
+            closed_after = clock_type::now() - first_byte;
+            break;
+        }
+        if (clock_type::now() - first_byte > 15s) {
+            break;
+        }
+    }
+    other.join();
+
+    ASSERT_TRUE(closed_after.has_value()) << "a header trickled for 15 s was not cut off; got: " << slow.received();
+    const auto seconds = std::chrono::duration<double>(*closed_after).count();
+    EXPECT_GE(*closed_after, header_timeout - 1s) << "closed too early, after " << seconds << " s";
+    EXPECT_LT(*closed_after, header_timeout + 5s) << "closed only after " << seconds << " s (header_timeout 3s)";
+    EXPECT_NE(status_of(slow.received()), 200) << slow.received();
+    EXPECT_THAT(slow.received(), Not(HasSubstr(" 200 "))) << slow.received();
+    EXPECT_EQ(backend_requests_with("ee50", "/echo/slowloris"), 0u) << "an incomplete header was forwarded";
+
+    EXPECT_EQ(other_status.load(), 200) << "the other client was not served while the slow one trickled";
+    EXPECT_LT(other_done.load(), first_byte + *closed_after) << "the other client was served only after the slow one";
+}
+
+TEST_F(proxy_limits_e2e, a_header_sent_at_once_is_served)
+{
+    tls_client prompt;
+    ASSERT_TRUE(prompt.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    ASSERT_TRUE(prompt.send(request("/echo/prompt")));
+    prompt.read_for(20s);
+    EXPECT_EQ(status_of(prompt.received()), 200) << prompt.received() << proxy_->log();
+    EXPECT_EQ(backend_requests_with("ee50", "/echo/prompt"), 1u);
+}
+
+TEST_F(proxy_limits_e2e, a_header_sent_in_pieces_within_the_header_timeout_is_served)
+{
+    // The timeout bounds the whole header, not each read: three pieces over ~1.6 s (< 3 s) pass.
+    tls_client patient;
+    ASSERT_TRUE(patient.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    const std::string header = request("/echo/in-pieces");
+    const auto third = header.size() / 3;
+    ASSERT_TRUE(patient.send(header.substr(0, third)));
+    std::this_thread::sleep_for(800ms);
+    ASSERT_TRUE(patient.send(header.substr(third, third)));
+    std::this_thread::sleep_for(800ms);
+    ASSERT_TRUE(patient.send(header.substr(2 * third)));
+    patient.read_for(20s);
+    EXPECT_EQ(status_of(patient.received()), 200) << patient.received() << proxy_->log();
+    EXPECT_EQ(backend_requests_with("ee50", "/echo/in-pieces"), 1u);
+}
+
+TEST_F(proxy_limits_e2e, a_header_over_header_bytes_is_431_and_never_forwarded)
+{
+    const auto before = testbed::get().backend_requests("ee50").size();
+    const auto reply = proxy_->curl("limits.example", "/echo/ten-kib-header", {"-H", "X-Big: " + std::string(10 * 1024, 'a')});
+    EXPECT_EQ(reply.status, 431) << "curl exit " << reply.exit_code << ": " << reply.body.substr(0, 300);
+    EXPECT_EQ(testbed::get().backend_requests("ee50").size(), before) << "the backend saw a request";
+    EXPECT_EQ(backend_requests_with("ee50", "/echo/ten-kib-header"), 0u);
+}
+
+TEST_F(proxy_limits_e2e, a_header_under_header_bytes_is_served)
+{
+    static_assert(6 * 1024 + 512 < header_bytes, "the twin must stay under the limit with curl's own headers");
+    const auto reply = proxy_->curl("limits.example", "/echo/six-kib-header", {"-H", "X-Big: " + std::string(6 * 1024, 'b')});
+    EXPECT_EQ(reply.status, 200) << "curl exit " << reply.exit_code << ": " << reply.body.substr(0, 300);
+    EXPECT_THAT(reply.body, HasSubstr(std::string(6 * 1024, 'b'))) << "the header reached the backend whole";
+    EXPECT_EQ(backend_requests_with("ee50", "/echo/six-kib-header"), 1u);
+}
+
+}  // namespace
+}  // namespace danegate::test
