@@ -39,8 +39,10 @@ protected:
 
     static void TearDownTestSuite()
     {
-        proxy_->stop();
-        proxy_.reset();
+        if (proxy_) {
+            proxy_->stop();
+            proxy_.reset();
+        }
     }
 
     /** Downloads `path` through the proxy into a file; returns the reply and the file. */

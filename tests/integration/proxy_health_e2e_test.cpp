@@ -43,8 +43,10 @@ protected:
 
     static void TearDownTestSuite()
     {
-        proxy_->stop();
-        proxy_.reset();
+        if (proxy_) {
+            proxy_->stop();
+            proxy_.reset();
+        }
     }
 
     /** A danegate_http_test_backend on spare's address and the bed's port, with ee.pem. */

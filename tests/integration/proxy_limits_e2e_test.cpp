@@ -162,8 +162,10 @@ protected:
 
     static void TearDownTestSuite()
     {
-        proxy_->stop();
-        proxy_.reset();
+        if (proxy_) {
+            proxy_->stop();
+            proxy_.reset();
+        }
     }
 
     static std::string request(const std::string& path, const std::string& more_headers = {})
