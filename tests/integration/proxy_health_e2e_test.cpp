@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 using ::testing::HasSubstr;
 
-constexpr auto retry_after = 2s;
+constexpr auto retry_after = 3s;  // as in the configuration below
 constexpr const char* spare_address = "127.0.0.53";
 
 class proxy_health_e2e : public ::testing::Test {
@@ -38,7 +38,7 @@ protected:
             "proxy-health",
             "      - { match: { host: spare.example }, upstream: spare }\n",
             "  - { name: spare, endpoints: [ \"" + spare + "\" ],\n"
-            "      health: { max_failures: 1, retry_after: 2s }, timeouts: { connect: 2s } }\n");
+            "      health: { max_failures: 1, retry_after: 3s }, timeouts: { connect: 2s } }\n");
     }
 
     static void TearDownTestSuite()
@@ -85,6 +85,7 @@ TEST_F(proxy_health_e2e, an_ejected_endpoint_comes_back_after_retry_after)
     const auto first_failure = clock_type::now();
     const auto down = proxy_->curl("spare.example", "/echo/while-down", {}, 20);
     EXPECT_EQ(down.status, 502) << down.body << "\n" << proxy_->log();
+    const auto failure_answered = clock_type::now();  // the ejection happened before this
     const auto ejected = proxy_->curl("spare.example", "/echo/while-ejected", {}, 20);
     EXPECT_EQ(ejected.status, 503) << ejected.body;
 
@@ -105,7 +106,7 @@ TEST_F(proxy_health_e2e, an_ejected_endpoint_comes_back_after_retry_after)
         ADD_FAILURE() << "starting the backend took longer than retry_after; the ejection could not be checked";
     }
 
-    std::this_thread::sleep_until(first_failure + retry_after + 500ms);
+    std::this_thread::sleep_until(failure_answered + retry_after + 300ms);
     // The half-open probe: one request goes to the endpoint, succeeds, and readmits it.
     const auto probe = proxy_->curl("spare.example", "/echo/probe", {}, 20);
     EXPECT_EQ(probe.status, 200) << probe.body << "\n" << proxy_->log();
