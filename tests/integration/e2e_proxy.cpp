@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -135,12 +136,25 @@ void write_pattern_file(const std::filesystem::path& path, std::size_t size)
     std::ofstream(path, std::ios::binary) << content;
 }
 
-std::size_t backend_requests_with(const std::string& name, const std::string& needle)
+std::string unique_target(const std::string& path)
 {
-    const auto lines = testbed::get().backend_requests(name);
-    return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
-        return line.find(needle) != std::string::npos;
-    }));
+    static std::atomic<unsigned> counter{0};
+    return path + "-" + std::to_string(++counter);
+}
+
+std::size_t backend_requests_for(const std::string& name, const std::string& target, const std::string& method)
+{
+    std::size_t count = 0;
+    for (const auto& line : testbed::get().backend_requests(name)) {
+        // "<connection> <METHOD> <target>": a request target holds no space.
+        std::istringstream fields(line);
+        std::string connection, line_method, line_target;
+        fields >> connection >> line_method >> line_target;
+        if (line_target == target && (method.empty() || line_method == method)) {
+            ++count;
+        }
+    }
+    return count;
 }
 
 }  // namespace danegate::test

@@ -78,7 +78,16 @@ std::string sha256_of_file(const std::filesystem::path& path);
 /** Writes `size` bytes of the test backend's /bytes pattern (byte i = i % 251) to `path`. */
 void write_pattern_file(const std::filesystem::path& path, std::size_t size);
 
-/** The number of lines of the test bed backend `name`'s request record holding `needle`. */
-std::size_t backend_requests_with(const std::string& name, const std::string& needle);
+/**
+ * `path` with a suffix never returned before in this process ("/echo/x" -> "/echo/x-7"), so that a
+ * request can be counted in the backend's record even when tests repeat (--gtest_repeat).
+ */
+std::string unique_target(const std::string& path);
+
+/**
+ * How many requests for exactly `target` the test bed backend `name` recorded (record lines are
+ * "<connection> <METHOD> <target>"); `method` empty means any method.
+ */
+std::size_t backend_requests_for(const std::string& name, const std::string& target, const std::string& method = {});
 
 }  // namespace danegate::test

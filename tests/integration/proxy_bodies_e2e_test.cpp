@@ -87,12 +87,13 @@ TEST_F(proxy_bodies_e2e, a_10_mib_chunked_upload_is_byte_exact)
                           nullptr),
               0);
     const auto expected = sha256_of_file(upload);
-    const auto reply = proxy_->curl("bodies.example", "/echo/chunked-upload",
+    const auto target = unique_target("/echo/chunked-upload");
+    const auto reply = proxy_->curl("bodies.example", target,
                                     {"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + upload.string()}, 120);
     ASSERT_EQ(reply.status, 200) << "curl exit " << reply.exit_code << ": " << reply.body.substr(0, 400) << proxy_->log();
     EXPECT_THAT(reply.body, HasSubstr("\"body_bytes\": " + std::to_string(ten_mib))) << reply.body.substr(0, 600);
     EXPECT_THAT(reply.body, HasSubstr("\"body_sha256\": \"" + expected + "\"")) << reply.body.substr(0, 600);
-    EXPECT_EQ(backend_requests_with("ee50", "POST /echo/chunked-upload"), 1u);
+    EXPECT_EQ(backend_requests_for("ee50", target, "POST"), 1u);
 }
 
 TEST_F(proxy_bodies_e2e, empty_bodies_in_either_framing_arrive_empty)

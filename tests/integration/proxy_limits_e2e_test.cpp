@@ -180,7 +180,8 @@ TEST_F(proxy_limits_e2e, a_header_sent_one_byte_per_second_is_closed_at_the_head
 {
     tls_client slow;
     ASSERT_TRUE(slow.connect(proxy_->port(), "limits.example")) << proxy_->log();
-    const std::string header = request("/echo/slowloris");
+    const auto target = unique_target("/echo/slowloris");
+    const std::string header = request(target);
 
     // A second client, served normally while the slow one is still trickling.
     std::atomic<int> other_status{0};
@@ -215,20 +216,54 @@ TEST_F(proxy_limits_e2e, a_header_sent_one_byte_per_second_is_closed_at_the_head
     EXPECT_LT(*closed_after, header_timeout + 5s) << "closed only after " << seconds << " s (header_timeout 3s)";
     EXPECT_NE(status_of(slow.received()), 200) << slow.received();
     EXPECT_THAT(slow.received(), Not(HasSubstr(" 200 "))) << slow.received();
-    EXPECT_EQ(backend_requests_with("ee50", "/echo/slowloris"), 0u) << "an incomplete header was forwarded";
+    EXPECT_EQ(backend_requests_for("ee50", target), 0u) << "an incomplete header was forwarded";
 
     EXPECT_EQ(other_status.load(), 200) << "the other client was not served while the slow one trickled";
     EXPECT_LT(other_done.load(), first_byte + *closed_after) << "the other client was served only after the slow one";
+}
+
+TEST_F(proxy_limits_e2e, the_header_timeout_also_bounds_the_next_request_on_a_kept_alive_connection)
+{
+    tls_client client;
+    ASSERT_TRUE(client.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    ASSERT_TRUE(client.send("GET /status/204 HTTP/1.1\r\nHost: limits.example\r\n\r\n"));
+    client.read_for(20s, "\r\n\r\n");
+    ASSERT_EQ(status_of(client.received()), 204) << client.received();
+    ASSERT_FALSE(client.closed()) << "the first response did not keep the connection open";
+    const auto first_response = client.received().size();
+
+    const std::string header = request(unique_target("/echo/slowloris-again"));
+    const auto first_byte = clock_type::now();
+    std::optional<clock_type::duration> closed_after;
+    for (std::size_t i = 0; i + 1 < header.size(); ++i) {
+        if (!client.send(header.substr(i, 1))) {
+            closed_after = clock_type::now() - first_byte;
+            break;
+        }
+        client.read_for(1s);
+        if (client.closed()) {
+            closed_after = clock_type::now() - first_byte;
+            break;
+        }
+        if (clock_type::now() - first_byte > 15s) {
+            break;
+        }
+    }
+    ASSERT_TRUE(closed_after.has_value()) << "a second header trickled for 15 s was not cut off";
+    EXPECT_GE(*closed_after, header_timeout - 1s);
+    EXPECT_LT(*closed_after, header_timeout + 5s);
+    EXPECT_THAT(client.received().substr(first_response), Not(HasSubstr(" 200 ")));
 }
 
 TEST_F(proxy_limits_e2e, a_header_sent_at_once_is_served)
 {
     tls_client prompt;
     ASSERT_TRUE(prompt.connect(proxy_->port(), "limits.example")) << proxy_->log();
-    ASSERT_TRUE(prompt.send(request("/echo/prompt")));
+    const auto target = unique_target("/echo/prompt");
+    ASSERT_TRUE(prompt.send(request(target)));
     prompt.read_for(20s);
     EXPECT_EQ(status_of(prompt.received()), 200) << prompt.received() << proxy_->log();
-    EXPECT_EQ(backend_requests_with("ee50", "/echo/prompt"), 1u);
+    EXPECT_EQ(backend_requests_for("ee50", target), 1u);
 }
 
 TEST_F(proxy_limits_e2e, a_header_sent_in_pieces_within_the_header_timeout_is_served)
@@ -236,7 +271,8 @@ TEST_F(proxy_limits_e2e, a_header_sent_in_pieces_within_the_header_timeout_is_se
     // The timeout bounds the whole header, not each read: three pieces over ~1.6 s (< 3 s) pass.
     tls_client patient;
     ASSERT_TRUE(patient.connect(proxy_->port(), "limits.example")) << proxy_->log();
-    const std::string header = request("/echo/in-pieces");
+    const auto target = unique_target("/echo/in-pieces");
+    const std::string header = request(target);
     const auto third = header.size() / 3;
     ASSERT_TRUE(patient.send(header.substr(0, third)));
     std::this_thread::sleep_for(800ms);
@@ -245,25 +281,37 @@ TEST_F(proxy_limits_e2e, a_header_sent_in_pieces_within_the_header_timeout_is_se
     ASSERT_TRUE(patient.send(header.substr(2 * third)));
     patient.read_for(20s);
     EXPECT_EQ(status_of(patient.received()), 200) << patient.received() << proxy_->log();
-    EXPECT_EQ(backend_requests_with("ee50", "/echo/in-pieces"), 1u);
+    EXPECT_EQ(backend_requests_for("ee50", target), 1u);
 }
 
 TEST_F(proxy_limits_e2e, a_header_over_header_bytes_is_431_and_never_forwarded)
 {
     const auto before = testbed::get().backend_requests("ee50").size();
-    const auto reply = proxy_->curl("limits.example", "/echo/ten-kib-header", {"-H", "X-Big: " + std::string(10 * 1024, 'a')});
+    const auto target = unique_target("/echo/ten-kib-header");
+    const auto reply = proxy_->curl("limits.example", target, {"-H", "X-Big: " + std::string(10 * 1024, 'a')});
     EXPECT_EQ(reply.status, 431) << "curl exit " << reply.exit_code << ": " << reply.body.substr(0, 300);
     EXPECT_EQ(testbed::get().backend_requests("ee50").size(), before) << "the backend saw a request";
-    EXPECT_EQ(backend_requests_with("ee50", "/echo/ten-kib-header"), 0u);
+    EXPECT_EQ(backend_requests_for("ee50", target), 0u);
+
+    // The limit is on the whole header block, not one field: twenty 512-byte fields.
+    std::vector<std::string> many;
+    for (int i = 0; i < 20; ++i) {
+        many.insert(many.end(), {"-H", "X-Pad-" + std::to_string(i) + ": " + std::string(512, 'p')});
+    }
+    const auto many_target = unique_target("/echo/many-fields");
+    const auto many_reply = proxy_->curl("limits.example", many_target, many);
+    EXPECT_EQ(many_reply.status, 431) << "curl exit " << many_reply.exit_code << ": " << many_reply.body.substr(0, 300);
+    EXPECT_EQ(backend_requests_for("ee50", many_target), 0u);
 }
 
 TEST_F(proxy_limits_e2e, a_header_under_header_bytes_is_served)
 {
     static_assert(6 * 1024 + 512 < header_bytes, "the twin must stay under the limit with curl's own headers");
-    const auto reply = proxy_->curl("limits.example", "/echo/six-kib-header", {"-H", "X-Big: " + std::string(6 * 1024, 'b')});
+    const auto target = unique_target("/echo/six-kib-header");
+    const auto reply = proxy_->curl("limits.example", target, {"-H", "X-Big: " + std::string(6 * 1024, 'b')});
     EXPECT_EQ(reply.status, 200) << "curl exit " << reply.exit_code << ": " << reply.body.substr(0, 300);
     EXPECT_THAT(reply.body, HasSubstr(std::string(6 * 1024, 'b'))) << "the header reached the backend whole";
-    EXPECT_EQ(backend_requests_with("ee50", "/echo/six-kib-header"), 1u);
+    EXPECT_EQ(backend_requests_for("ee50", target), 1u);
 }
 
 }  // namespace
