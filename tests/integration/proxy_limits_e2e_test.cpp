@@ -33,6 +33,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr auto header_timeout = 3s;
+constexpr auto idle_timeout = 5s;
 constexpr std::size_t header_bytes = 8 * 1024;
 
 /**
@@ -137,6 +138,32 @@ private:
     bool closed_ = false;
 };
 
+/**
+ * Connects over plain TCP, sends nothing, and returns how long the server took to close the
+ * connection (nullopt: still open after `limit`).
+ */
+std::optional<clock_type::duration> silent_tcp_closed_after(std::uint16_t port, std::chrono::milliseconds limit)
+{
+    unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(port);
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd.get() < 0 || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
+        return clock_type::duration::zero();
+    }
+    const auto start = clock_type::now();
+    pollfd pfd{fd.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(limit.count())) != 1) {
+        return std::nullopt;
+    }
+    char byte = 0;
+    if (::recv(fd.get(), &byte, 1, 0) > 0) {
+        return std::nullopt;  // the server sent something (it must not, before a ClientHello)
+    }
+    return clock_type::now() - start;
+}
+
 int status_of(const std::string& response)
 {
     if (response.size() < 12 || !response.starts_with("HTTP/1.")) {
@@ -157,7 +184,7 @@ protected:
             "proxy-limits",
             "      - { match: { host: limits.example }, upstream: web50 }\n",
             "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n",
-            "limits: { header_timeout: 3s, header_bytes: 8KiB }\n");
+            "limits: { header_timeout: 3s, header_bytes: 8KiB, idle_timeout: 5s }\n");
     }
 
     static void TearDownTestSuite()
@@ -253,6 +280,47 @@ TEST_F(proxy_limits_e2e, the_header_timeout_also_bounds_the_next_request_on_a_ke
     EXPECT_GE(*closed_after, header_timeout - 1s);
     EXPECT_LT(*closed_after, header_timeout + 5s);
     EXPECT_THAT(client.received().substr(first_response), Not(HasSubstr(" 200 ")));
+}
+
+TEST_F(proxy_limits_e2e, a_client_that_never_starts_the_tls_handshake_is_closed_at_the_header_timeout)
+{
+    const auto closed_after = silent_tcp_closed_after(proxy_->port(), 15s);
+    ASSERT_TRUE(closed_after.has_value()) << "a silent TCP connection was held for 15 s";
+    EXPECT_GE(*closed_after, header_timeout - 1s);
+    EXPECT_LT(*closed_after, header_timeout + 5s);
+}
+
+TEST_F(proxy_limits_e2e, a_connection_that_sends_no_request_is_closed_at_the_idle_timeout)
+{
+    tls_client idle;
+    ASSERT_TRUE(idle.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    const auto start = clock_type::now();
+    idle.read_for(15s);
+    ASSERT_TRUE(idle.closed()) << "an idle connection was held for 15 s";
+    const auto closed_after = clock_type::now() - start;
+    EXPECT_GE(closed_after, idle_timeout - 1s);
+    EXPECT_LT(closed_after, idle_timeout + 5s);
+    EXPECT_EQ(idle.received(), "");
+}
+
+TEST_F(proxy_limits_e2e, a_kept_alive_connection_used_again_within_the_idle_timeout_is_served)
+{
+    tls_client client;
+    ASSERT_TRUE(client.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    ASSERT_TRUE(client.send("GET /status/204 HTTP/1.1\r\nHost: limits.example\r\n\r\n"));
+    client.read_for(20s, "\r\n\r\n");
+    ASSERT_EQ(status_of(client.received()), 204) << client.received();
+    const auto first_response = client.received().size();
+    // Idle for longer than the header timeout but within the idle timeout (idle time between
+    // requests is not header time), then the next request.
+    client.read_for(header_timeout + 500ms);
+    static_assert(header_timeout + 500ms < idle_timeout - 1s);
+    ASSERT_FALSE(client.closed()) << "closed before the idle timeout";
+    const auto target = unique_target("/echo/after-idle");
+    ASSERT_TRUE(client.send(request(target)));
+    client.read_for(20s);
+    EXPECT_EQ(status_of(client.received().substr(first_response)), 200) << client.received();
+    EXPECT_EQ(backend_requests_for("ee50", target), 1u);
 }
 
 TEST_F(proxy_limits_e2e, a_header_sent_at_once_is_served)
