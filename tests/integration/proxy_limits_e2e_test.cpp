@@ -182,8 +182,12 @@ protected:
         const auto web50 = bed.host("web50") + ":" + std::to_string(bed.port());
         proxy_ = std::make_unique<e2e_proxy>(
             "proxy-limits",
-            "      - { match: { host: limits.example }, upstream: web50 }\n",
-            "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n",
+            "      - { match: { host: limits.example }, upstream: web50 }\n"
+            "      - { match: { host: dead.example }, upstream: dead }\n",
+            "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n"
+            // notls resolves to 127.0.0.40, where nothing listens during this suite.
+            "  - { name: dead, endpoints: [ \"" + bed.host("notls") + ":" + std::to_string(bed.port()) + "\" ],\n"
+            "      health: { max_failures: 1000 } }\n",
             "limits: { header_timeout: 3s, header_bytes: 8KiB, idle_timeout: 5s }\n");
     }
 
@@ -370,6 +374,43 @@ TEST_F(proxy_limits_e2e, a_header_over_header_bytes_is_431_and_never_forwarded)
     const auto many_reply = proxy_->curl("limits.example", many_target, many);
     EXPECT_EQ(many_reply.status, 431) << "curl exit " << many_reply.exit_code << ": " << many_reply.body.substr(0, 300);
     EXPECT_EQ(backend_requests_for("ee50", many_target), 0u);
+}
+
+TEST_F(proxy_limits_e2e, a_client_still_sending_a_huge_header_gets_its_431)
+{
+    // 1 MiB of header: the proxy answers after 8 KiB while the client is still writing. RFC 9112
+    // §9.6: the server should not close while unread data could make the kernel reset the
+    // connection and destroy the 431 before the client has read it.
+    tls_client client;
+    ASSERT_TRUE(client.connect(proxy_->port(), "limits.example")) << proxy_->log();
+    const auto target = unique_target("/echo/huge-header");
+    const auto header = "GET " + target + " HTTP/1.1\r\nHost: limits.example\r\nX-Big: " + std::string(1024 * 1024, 'a') +
+                        "\r\n\r\n";
+    const bool sent_all = client.send(header);
+    client.read_for(10s, "\r\n\r\n");
+    EXPECT_EQ(status_of(client.received()), 431)
+        << "sent all: " << sent_all << ", got " << client.received().size() << " bytes: " << client.received();
+    EXPECT_EQ(backend_requests_for("ee50", target), 0u);
+}
+
+TEST_F(proxy_limits_e2e, a_client_still_sending_its_body_gets_the_502_of_a_dead_upstream)
+{
+    // The same close after an upstream failure: the proxy answers 502 as soon as the connect
+    // fails, while the client is still sending a 16 MiB body (no Expect: 100-continue; more than
+    // the socket buffers hold, so the client is still writing when the proxy closes).
+    tls_client client;
+    ASSERT_TRUE(client.connect(proxy_->port(), "dead.example")) << proxy_->log();
+    const std::size_t size = 16 * 1024 * 1024;
+    const bool sent_all = client.send("POST " + unique_target("/echo/upload-to-nowhere") +
+                                      " HTTP/1.1\r\nHost: dead.example\r\nContent-Length: " + std::to_string(size) +
+                                      "\r\n\r\n" + std::string(size, 'b'));
+    client.read_for(10s, "\r\n\r\n");
+    EXPECT_EQ(status_of(client.received()), 502)
+        << "sent all: " << sent_all << ", got " << client.received().size() << " bytes: " << client.received();
+
+    // The twin: the same upstream failure with nothing left unread is answered.
+    const auto bodiless = proxy_->curl("dead.example", unique_target("/echo/get-to-nowhere"));
+    EXPECT_EQ(bodiless.status, 502) << "curl exit " << bodiless.exit_code << ": " << bodiless.body;
 }
 
 TEST_F(proxy_limits_e2e, a_header_under_header_bytes_is_served)
