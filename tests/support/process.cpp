@@ -15,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -26,6 +29,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -202,6 +206,55 @@ private:
     std::deque<std::packaged_task<pid_t()>> queue_;
 };
 
+/**
+ * Every child_process alive in this process, for the end-of-run sanitizer check. Like spawner,
+ * never destroyed: children owned by static objects (the test bed) unregister during exit.
+ */
+class live_children {
+public:
+    static live_children& instance()
+    {
+        static auto* const instance = new live_children();
+        return *instance;
+    }
+
+    void add(const child_process* child)
+    {
+        std::lock_guard lock(mutex_);
+        children_.insert(child);
+    }
+
+    void remove(const child_process* child)
+    {
+        std::lock_guard lock(mutex_);
+        children_.erase(child);
+    }
+
+    void check_all()
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto* child : children_) {
+            child->expect_no_sanitizer_report();
+        }
+    }
+
+private:
+    std::mutex mutex_;
+    std::set<const child_process*> children_;
+};
+
+/**
+ * After the last test, before the test bed's servers are stopped at exit (too late to fail
+ * anything), checks every child still running: the test bed's HTTP backends are instrumented too.
+ */
+class sanitizer_check_environment : public ::testing::Environment {
+public:
+    void TearDown() override { live_children::instance().check_all(); }
+};
+
+[[maybe_unused]] const auto* const sanitizer_check =
+    ::testing::AddGlobalTestEnvironment(new sanitizer_check_environment());
+
 bool is_executable_file(const std::filesystem::path& path)
 {
     struct stat st {};
@@ -209,6 +262,25 @@ bool is_executable_file(const std::filesystem::path& path)
 }
 
 }  // namespace
+
+std::optional<std::string> find_sanitizer_report(std::string_view text)
+{
+    // The first line of each kind of report (TSan also prints "ThreadSanitizer: reported N
+    // warnings" at exit, which the first pattern covers).
+    static constexpr std::array markers{"WARNING: ThreadSanitizer", "ThreadSanitizer:", "ERROR: AddressSanitizer",
+                                        "ERROR: LeakSanitizer", ": runtime error: "};
+    std::size_t first = std::string_view::npos;
+    for (const std::string_view marker : markers) {
+        first = std::min(first, text.find(marker));
+    }
+    if (first == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto line_start = text.rfind('\n', first);
+    const auto start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    constexpr std::size_t excerpt = 8 * 1024;
+    return std::string(text.substr(start, excerpt));
+}
 
 int decode_status(int status)
 {
@@ -233,14 +305,37 @@ child_process::child_process(std::vector<std::string> argv, std::filesystem::pat
         throw_errno("open " + log_file_.string());
     }
     pid_ = spawner::instance().run([&] { return fork_exec(program, argv, log_fd.get(), log_fd.get()); });
+    live_children::instance().add(this);
 }
 
 child_process::~child_process()
 {
     // A forked copy of the test process (a death test) must not stop the original's children.
     if (pid_ > 0 && ::getpid() == owner_) {
+        live_children::instance().remove(this);
         stop();
     }
+}
+
+std::optional<std::string> child_process::sanitizer_report() const
+{
+    return find_sanitizer_report(log());
+}
+
+bool child_process::expect_no_sanitizer_report() const
+{
+    if (sanitizer_reported_) {
+        return true;
+    }
+    const auto report = sanitizer_report();
+    if (!report) {
+        return false;
+    }
+    sanitizer_reported_ = true;
+    const auto status = exit_code_ ? std::to_string(*exit_code_) : std::string("still running");
+    ADD_FAILURE() << "sanitizer report in child process `" << command_ << "` (exit status: " << status
+                  << ", log " << log_file_.string() << "):\n" << *report;
+    return true;
 }
 
 bool child_process::reap(bool block) const
@@ -288,24 +383,29 @@ void child_process::terminate()
 int child_process::stop(std::chrono::milliseconds grace)
 {
     if (reap(false)) {
+        expect_no_sanitizer_report();
         return *exit_code_;
     }
     ::kill(pid_, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (std::chrono::steady_clock::now() < deadline) {
         if (reap(false)) {
+            // TSan prints its summary and sets exit status 66 as the child exits.
+            expect_no_sanitizer_report();
             return *exit_code_;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ::kill(pid_, SIGKILL);
     reap(true);
+    expect_no_sanitizer_report();
     return *exit_code_;
 }
 
 int child_process::wait()
 {
     reap(true);
+    expect_no_sanitizer_report();
     return *exit_code_;
 }
 

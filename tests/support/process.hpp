@@ -55,6 +55,12 @@ private:
  * independent of which thread starts it, every child is forked by one internal thread that lives
  * as long as the process. The destructor sends SIGTERM, waits up to `stop()`'s grace period, then
  * sends SIGKILL and reaps the child. Not thread-safe: use one object from one thread at a time.
+ *
+ * Sanitizers: a child built with TSan/ASan/UBSan (danegate, the HTTP test backend) writes its
+ * reports into the log file, where the test process cannot see them by itself. So whenever a
+ * child is stopped or destroyed, and once more for every child still alive when the test program
+ * ends (a GoogleTest environment), the log is scanned and a report fails the current test (or the
+ * run) with the report's text: a data race in a child fails the suite like one in the test does.
  */
 class child_process {
 public:
@@ -95,6 +101,20 @@ public:
     /** The command line, space-separated (for failure messages). */
     const std::string& command() const { return command_; }
 
+    /**
+     * The first sanitizer report in the log so far (from its "WARNING: ThreadSanitizer",
+     * "ERROR: AddressSanitizer", "ERROR: LeakSanitizer" or UBSan "runtime error:" line, at most
+     * 8 KiB of it), or nullopt when there is none.
+     */
+    std::optional<std::string> sanitizer_report() const;
+
+    /**
+     * Fails the current test (ADD_FAILURE) once if sanitizer_report() finds something; returns
+     * whether it did. stop(), wait() and the destructor call it; call it directly to check a child
+     * that keeps running (e.g. at suite teardown).
+     */
+    bool expect_no_sanitizer_report() const;
+
 private:
     bool reap(bool block) const;
 
@@ -103,7 +123,14 @@ private:
     pid_t pid_ = -1;
     pid_t owner_ = -1;  // the process that started the child (not a forked copy of it)
     mutable std::optional<int> exit_code_;
+    mutable bool sanitizer_reported_ = false;
 };
+
+/**
+ * The first sanitizer report in `text` (see child_process::sanitizer_report), or nullopt.
+ * TSan exits with status 66 after a report; these are the lines that explain it.
+ */
+std::optional<std::string> find_sanitizer_report(std::string_view text);
 
 /** A waitpid() status as a shell reports it: the exit code, or 128 + the signal number. */
 int decode_status(int status);
