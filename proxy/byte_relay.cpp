@@ -21,6 +21,8 @@
 // pending read and that answer could interleave with the close_notify; danegate's peers do not.)
 #include "proxy/byte_relay.hpp"
 
+#include "proxy/close_notify.hpp"
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -28,8 +30,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <array>
@@ -42,34 +42,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t buffer_size = 16 * 1024;
-
-/**
- * Makes @p ssl send its close_notify alert into @p record instead of its own write BIO, without
- * reading anything. @return false when OpenSSL produced no record (it then logged nothing: the
- * caller reports the failure).
- */
-bool take_close_notify(SSL* ssl, std::string& record)
-{
-    BIO* original = SSL_get_wbio(ssl);
-    BIO* memory = BIO_new(BIO_s_mem());
-    if (original == nullptr || memory == nullptr || BIO_up_ref(original) != 1) {
-        BIO_free(memory);
-        return false;
-    }
-    // SSL_set0_wbio releases the SSL's reference to the old write BIO: the one added above keeps
-    // Asio's BIO pair alive (it is also the read BIO), and is handed back by the second call.
-    SSL_set0_wbio(ssl, memory);
-    ERR_clear_error();
-    const int sent = SSL_shutdown(ssl);  // 0: sent, the peer's not received yet; 1: both done
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(memory, &data);
-    if (sent >= 0 && size > 0) {
-        record.assign(data, static_cast<std::size_t>(size));
-    }
-    SSL_set0_wbio(ssl, original);  // frees the memory BIO
-    ERR_clear_error();
-    return sent >= 0 && size > 0;
-}
 
 class byte_relay : public std::enable_shared_from_this<byte_relay> {
 public:

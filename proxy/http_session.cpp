@@ -7,6 +7,7 @@
 #include "proxy/http_session.hpp"
 
 #include "proxy/byte_relay.hpp"
+#include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
 
@@ -828,6 +829,7 @@ private:
         out.body() = text + "\n";
         // After an error the rest of the connection cannot be trusted to be framed correctly.
         out.keep_alive(false);
+        linger_on_close_ = true;
         out.prepare_payload();
         if (request_parser_ && request_parser_->is_header_done() && request_parser_->get().method() == http::verb::head) {
             out.body().clear();  // RFC 9110 §9.3.2: the Content-Length stays, the content does not
@@ -901,6 +903,10 @@ private:
         if (closing_ || !client_.lowest_layer().is_open()) {
             return;
         }
+        if (linger_on_close_) {
+            do_lingering_close();
+            return;
+        }
         closing_ = true;
         // Send close_notify (RFC 8446 §6.1), bounded, then close the socket.
         arm(std::chrono::seconds(1) < limits_.idle_timeout ? conf::duration(std::chrono::seconds(1)) : limits_.idle_timeout,
@@ -909,6 +915,46 @@ private:
             self->disarm();
             error_code ignored;
             self->client_.lowest_layer().close(ignored);
+        });
+    }
+
+    /**
+     * RFC 9112 §9.6 after an error answer: the client may still be sending (a body, the rest of an
+     * oversized header). Closing a socket with unread input makes the kernel send a reset, which
+     * can destroy the answer before the client has read it. So end our direction (close_notify,
+     * FIN) and read and discard what still comes, for a bounded time, before closing.
+     */
+    void do_lingering_close()
+    {
+        closing_ = true;
+        arm(std::min<conf::duration>(limits_.idle_timeout, std::chrono::seconds(5)), side::client);
+        linger_alert_.clear();
+        take_close_notify(client_.native_handle(), linger_alert_);
+        net::async_write(client_.next_layer(), net::buffer(linger_alert_),
+                         [self = shared_from_this()](error_code ec, std::size_t) {
+                             error_code ignored;
+                             self->client_.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
+                             if (ec) {
+                                 self->disarm();
+                                 self->client_.lowest_layer().close(ignored);
+                                 return;
+                             }
+                             self->do_discard_input();
+                         });
+    }
+
+    void do_discard_input()
+    {
+        // Raw TCP bytes: nothing of them will be read as TLS again, so there is no point in
+        // decrypting them.
+        client_.next_layer().async_read_some(net::buffer(buffer_), [self = shared_from_this()](error_code ec, std::size_t) {
+            if (ec) {  // the client's FIN, a reset, or the deadline closed the socket
+                self->disarm();
+                error_code ignored;
+                self->client_.lowest_layer().close(ignored);
+                return;
+            }
+            self->do_discard_input();
         });
     }
 
@@ -965,6 +1011,8 @@ private:
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
+    bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()
+    std::string linger_alert_;        // the close_notify record do_lingering_close() writes
 };
 
 }  // namespace
