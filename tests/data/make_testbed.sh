@@ -307,6 +307,10 @@ $t.web51      TLSA  3 1 1 $ee_rsa_spki_sha256
 webwrong      A     127.0.0.50
 $t.webwrong   TLSA  3 1 1 $wrong_sha256
 webnxd        A     127.0.0.50
+; PKIX usages only, both of which would match ee.pem: unusable without a WebPKI store.
+webunusable   A     127.0.0.50
+$t.webunusable TLSA 0 0 1 $ee_cert_sha256
+$t.webunusable TLSA 1 1 1 $ee_spki_sha256
 ; Reserved for single tests: a TLS echo server for TCP listeners (.52), and an address where a
 ; test starts and stops its own backend (.53). Both carry the EE record of ee.pem.
 echo          A     127.0.0.52
@@ -329,6 +333,9 @@ for c in child expired unsigned badds; do
     soa "$c.$zone"
     echo "app A 127.0.0.10"
     echo "$t.app TLSA $right"
+    # The HTTP test backend behind each child's DNSSEC outcome (end-to-end proxy rejections).
+    echo "web A 127.0.0.50"
+    echo "$t.web TLSA $right"
   } >"$out/zones/$c.$zone.zone"
 done
 

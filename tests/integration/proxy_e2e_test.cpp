@@ -52,6 +52,8 @@ protected:
                                  "resolver:\n"
                                  "  trust_anchor_file: " << bed().trust_anchor_file().string() << "\n"
                                  "  forwarders: [ \"" << bed().forwarder() << "\" ]\n"
+                                 // Nothing answers there: every lookup under dead.test. fails.
+                                 "  stub_zones: [ { name: dead.test., addrs: [ \"127.0.0.1@" << free_tcp_port() << "\" ] } ]\n"
                                  "  timeout: 3s\n"
                                  "listeners:\n"
                                  "  - name: web\n"
@@ -66,6 +68,12 @@ protected:
                                  "      - { match: { host: slow.example }, upstream: slow }\n"
                                  "      - { match: { host: pair.example }, upstream: pair }\n"
                                  "      - { match: { host: dead.example }, upstream: dead }\n"
+                                 "      - { match: { host: unusable.example }, upstream: unusable }\n"
+                                 "      - { match: { host: insecure.example }, upstream: insecure }\n"
+                                 "      - { match: { host: expired.example }, upstream: expired }\n"
+                                 "      - { match: { host: badds.example }, upstream: badds }\n"
+                                 "      - { match: { host: dnserror.example }, upstream: dnserror }\n"
+                                 "      - { match: { host: refused.example }, upstream: refused }\n"
                                  "upstreams:\n"
                                  "  - { name: good, endpoints: [ \"" << endpoint("web50") << "\" ] }\n"
                                  "  - { name: wrong, endpoints: [ \"" << endpoint("webwrong") << "\" ] }\n"
@@ -75,6 +83,12 @@ protected:
                                  // notls resolves to 127.0.0.40, where nothing listens in this suite.
                                  "  - { name: dead, endpoints: [ \"" << endpoint("notls") << "\" ],\n"
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
+                                 "  - { name: unusable, endpoints: [ \"" << endpoint("webunusable") << "\" ] }\n"
+                                 "  - { name: insecure, endpoints: [ \"" << endpoint("web.unsigned") << "\" ] }\n"
+                                 "  - { name: expired, endpoints: [ \"" << endpoint("web.expired") << "\" ] }\n"
+                                 "  - { name: badds, endpoints: [ \"" << endpoint("web.badds") << "\" ] }\n"
+                                 "  - { name: dnserror, endpoints: [ \"web.dead.test:" << bed().port() << "\" ] }\n"
+                                 "  - { name: refused, endpoints: [ \"" << endpoint("notls") << "\" ] }\n"
                                  "log: { access: stdout }\n";
         proxy_ = std::make_unique<child_process>(
             std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, bed().dir() / "proxy-e2e.log");
@@ -140,6 +154,44 @@ TEST_F(proxy_e2e, no_tlsa_record_is_502_and_the_backend_sees_nothing)
     EXPECT_EQ(backend_requests(), before);
     EXPECT_THAT(proxy_->log(), HasSubstr("no-tlsa"));
 }
+
+struct rejection_case {
+    const char* route;   ///< host routed to an upstream whose endpoint gets this reason
+    const char* reason;  ///< DESIGN §1 reason word
+};
+
+class proxy_rejections : public proxy_e2e, public ::testing::WithParamInterface<rejection_case> {};
+
+TEST_P(proxy_rejections, are_502_with_the_reason_word_and_the_backend_sees_nothing)
+{
+    const auto& c = GetParam();
+    const std::string path = std::string("/echo/rejected-") + c.reason;
+    const auto before = backend_requests();
+    const auto reply = curl(std::string(c.route) + ".example", path);
+    EXPECT_EQ(status_of(reply), 502) << reply;
+    // Every endpoint but dnserror's (no address) and refused's (.40) is the ee50 backend on .50.
+    EXPECT_EQ(backend_requests(), before) << "a request reached an unauthenticated upstream";
+    std::istringstream log(proxy_->log());
+    bool logged = false;
+    for (std::string line; std::getline(log, line);) {
+        logged = logged || (line.find(path) != std::string::npos &&
+                            line.find(std::string("\"dane\":\"") + c.reason + "\"") != std::string::npos);
+    }
+    EXPECT_TRUE(logged) << "no access-log line with " << path << " and dane " << c.reason << ":\n" << proxy_->log();
+}
+
+// clang-format off
+INSTANTIATE_TEST_SUITE_P(every_reason_of_design_1, proxy_rejections, ::testing::Values(
+    rejection_case{"wrong", "mismatch"},
+    rejection_case{"nxd", "no-tlsa"},
+    rejection_case{"unusable", "unusable"},
+    rejection_case{"insecure", "insecure"},
+    rejection_case{"expired", "bogus"},
+    rejection_case{"badds", "bogus"},
+    rejection_case{"dnserror", "dns-error"},
+    rejection_case{"refused", "tls-error"}
+), [](const auto& info) { return std::string(info.param.route); });
+// clang-format on
 
 TEST_F(proxy_e2e, a_body_goes_through_byte_exact)
 {
