@@ -57,10 +57,11 @@ std::string to_text(beast::string_view view)
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
     http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
-                 std::shared_ptr<const listener_runtime> listener)
+                 std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
         : state_(std::move(state)),
+          generation_(std::move(generation)),
           listener_(std::move(listener)),
-          limits_(state_->config->limits),
+          limits_(generation_->config->limits),
           client_(std::move(socket), listener_->tls->context()),
           deadline_(client_.get_executor()),
           // Bounded: Beast 1.81 does not cap chunk extensions or trailers by header_limit, so
@@ -125,22 +126,22 @@ private:
 
     void arm(conf::duration timeout, side which)
     {
-        ++generation_;
+        ++deadline_epoch_;
         deadline_.expires_after(timeout);
-        deadline_.async_wait([self = shared_from_this(), generation = generation_, which](error_code ec) {
-            self->on_deadline(ec, generation, which);
+        deadline_.async_wait([self = shared_from_this(), epoch = deadline_epoch_, which](error_code ec) {
+            self->on_deadline(ec, epoch, which);
         });
     }
 
     void disarm()
     {
-        ++generation_;
+        ++deadline_epoch_;
         deadline_.cancel();
     }
 
-    void on_deadline(error_code ec, unsigned generation, side which)
+    void on_deadline(error_code ec, unsigned epoch, side which)
     {
-        if (ec || generation != generation_) {
+        if (ec || epoch != deadline_epoch_) {
             return;  // cancelled, or an older deadline that fired after its operation finished
         }
         error_code ignored;
@@ -193,6 +194,7 @@ private:
             do_close();
             return;
         }
+        adopt_current_generation();
         if (client_buffer_.size() > 0) {
             do_read_header();
             return;
@@ -201,6 +203,24 @@ private:
         arm(limits_.idle_timeout, side::client);
         client_.async_read_some(client_buffer_.prepare(4096),
                                 [self = shared_from_this()](error_code ec, std::size_t n) { self->on_first_bytes(ec, n); });
+    }
+
+    /**
+     * DESIGN §2: a new request uses the configuration installed now (the exchange before it is
+     * over, so nothing still points into the old generation). A reload that removed this
+     * listener leaves the connection on the generation it has.
+     */
+    void adopt_current_generation()
+    {
+        auto latest = state_->current();
+        if (latest == generation_) {
+            return;
+        }
+        if (auto runtime = latest->listener(listener_->config.name)) {
+            listener_ = std::move(runtime);
+            generation_ = std::move(latest);
+            limits_ = generation_->config->limits;
+        }
     }
 
     void on_first_bytes(error_code ec, std::size_t n)
@@ -305,7 +325,7 @@ private:
             send_error(404, "no route", "no route for host " + record_.host);
             return;
         }
-        upstream_rt_ = state_->upstreams.at(target->upstream_index).get();
+        upstream_rt_ = generation_->upstreams.at(target->upstream_index).get();
         endpoint_ = upstream_rt_->endpoints.pick(std::chrono::steady_clock::now());
         if (!endpoint_) {
             send_error(503, "no healthy upstream endpoint", "upstream " + upstream_rt_->config.name + " has no endpoint");
@@ -969,11 +989,12 @@ private:
     }
 
     std::shared_ptr<proxy_state> state_;
-    std::shared_ptr<const listener_runtime> listener_;
-    const conf::limits_config& limits_;
+    std::shared_ptr<const generation> generation_;  // the configuration this session serves under
+    std::shared_ptr<const listener_runtime> listener_;  // from generation_
+    conf::limits_config limits_;                        // generation_'s limits
     net::ssl::stream<tcp::socket> client_;
     net::steady_timer deadline_;
-    unsigned generation_ = 0;
+    unsigned deadline_epoch_ = 0;  // which arm() the pending wait belongs to
     std::uint64_t tracker_id_ = 0;
 
     std::string client_ip_;
@@ -1018,9 +1039,9 @@ private:
 }  // namespace
 
 void start_http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
-                        std::shared_ptr<const listener_runtime> listener)
+                        std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
 {
-    std::make_shared<http_session>(std::move(socket), std::move(state), std::move(listener))->start();
+    std::make_shared<http_session>(std::move(socket), std::move(state), std::move(generation), std::move(listener))->start();
 }
 
 }  // namespace danegate::proxy

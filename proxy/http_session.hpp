@@ -16,6 +16,6 @@ namespace danegate::proxy {
  * made for this connection at accept (shared with its upstream leg).
  */
 void start_http_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<proxy_state> state,
-                        std::shared_ptr<const listener_runtime> listener);
+                        std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener);
 
 }  // namespace danegate::proxy

@@ -16,10 +16,10 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 
 std::shared_ptr<listener> listener::create(net::io_context& io, std::shared_ptr<proxy_state> state,
-                                           std::shared_ptr<const listener_runtime> runtime, std::string& error)
+                                           const conf::listener& config, std::string& error)
 {
-    auto result = std::make_shared<listener>(io, std::move(state), std::move(runtime));
-    const auto& address = result->runtime_->config.address;
+    auto result = std::make_shared<listener>(io, std::move(state), config);
+    const auto& address = config.address;
     error_code ec;
     auto ip = net::ip::make_address(address.host, ec);
     if (ec) {
@@ -44,17 +44,18 @@ std::shared_ptr<listener> listener::create(net::io_context& io, std::shared_ptr<
         acceptor.listen(net::socket_base::max_listen_connections, ec);
     }
     if (ec) {
-        error = "listener " + result->runtime_->config.name + " on " + address.host + ":" + std::to_string(address.port)
+        error = "listener " + config.name + " on " + address.host + ":" + std::to_string(address.port)
             + ": " + ec.message();
         return nullptr;
     }
     return result;
 }
 
-listener::listener(net::io_context& io, std::shared_ptr<proxy_state> state, std::shared_ptr<const listener_runtime> runtime)
+listener::listener(net::io_context& io, std::shared_ptr<proxy_state> state, const conf::listener& config)
     : io_(io),
       state_(std::move(state)),
-      runtime_(std::move(runtime)),
+      name_(config.name),
+      address_(config.address),
       acceptor_(net::make_strand(io)),
       retry_timer_(acceptor_.get_executor())
 {
@@ -95,7 +96,7 @@ void listener::on_accept(error_code ec, tcp::socket socket)
     if (ec) {
         // EMFILE and friends: the connection stays in the backlog, so accepting again at once
         // would spin; wait a moment, then go on rather than die.
-        spdlog::warn("listener {}: accept: {}; retrying in 200 ms", runtime_->config.name, ec.message());
+        spdlog::warn("listener {}: accept: {}; retrying in 200 ms", name_, ec.message());
         retry_timer_.expires_after(std::chrono::milliseconds(200));
         retry_timer_.async_wait([self = shared_from_this()](error_code wait_ec) {
             if (!wait_ec) {
@@ -104,16 +105,28 @@ void listener::on_accept(error_code ec, tcp::socket socket)
         });
         return;
     }
-    if (state_->connections.size() >= state_->config->limits.max_connections) {
+    auto current = state_->current();
+    auto runtime = current->listener(name_);
+    if (!runtime) {
+        // A reload removed this listener; it is being stopped.
+        error_code ignored;
+        socket.close(ignored);
+        return;
+    }
+    const auto max_connections = current->config->limits.max_connections;
+    if (state_->connections.size() >= max_connections) {
         // limits.max_connections: refuse by closing at once; the client may retry elsewhere.
-        spdlog::warn("listener {}: connection limit ({}) reached; closing a new connection",
-                     runtime_->config.name, state_->config->limits.max_connections);
+        spdlog::warn("listener {}: connection limit ({}) reached; closing a new connection", name_, max_connections);
         error_code ignored;
         socket.close(ignored);
     } else {
-        switch (runtime_->config.protocol) {
-        case conf::listener_protocol::http: start_http_session(std::move(socket), state_, runtime_); break;
-        case conf::listener_protocol::tcp: start_tcp_session(std::move(socket), state_, runtime_); break;
+        switch (runtime->config.protocol) {
+        case conf::listener_protocol::http:
+            start_http_session(std::move(socket), state_, std::move(current), std::move(runtime));
+            break;
+        case conf::listener_protocol::tcp:
+            start_tcp_session(std::move(socket), state_, std::move(current), std::move(runtime));
+            break;
         }
     }
     do_accept();

@@ -16,14 +16,19 @@ namespace danegate::proxy {
 class listener : public std::enable_shared_from_this<listener> {
 public:
     /**
-     * Binds @p runtime's address. @return nullptr with @p error set when it cannot (address in
-     * use, permission, unresolvable name).
+     * Binds @p config's address. @return nullptr with @p error set when it cannot (address in
+     * use, permission, unresolvable name). Each accepted connection is served with the runtime of
+     * the listener of the same name in the state's current generation (so a reload rotates
+     * certificates and routes without rebinding).
      */
     static std::shared_ptr<listener> create(boost::asio::io_context& io, std::shared_ptr<proxy_state> state,
-                                            std::shared_ptr<const listener_runtime> runtime, std::string& error);
+                                            const conf::listener& config, std::string& error);
 
-    listener(boost::asio::io_context& io, std::shared_ptr<proxy_state> state,
-             std::shared_ptr<const listener_runtime> runtime);
+    listener(boost::asio::io_context& io, std::shared_ptr<proxy_state> state, const conf::listener& config);
+
+    const std::string& name() const noexcept { return name_; }
+    /** The address as configured: a reload that keeps it keeps this listener. */
+    const conf::listen_address& address() const noexcept { return address_; }
 
     void start();
     /** Stops accepting; connections already accepted go on. Thread-safe (posts to the acceptor). */
@@ -37,7 +42,8 @@ private:
 
     boost::asio::io_context& io_;
     std::shared_ptr<proxy_state> state_;
-    std::shared_ptr<const listener_runtime> runtime_;
+    std::string name_;
+    conf::listen_address address_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;  // backs off after an accept error (EMFILE ...)
 };

@@ -25,6 +25,42 @@ upstream_target upstream_runtime::target(const routing::endpoint_ref& endpoint, 
     return out;
 }
 
+std::shared_ptr<const listener_runtime> generation::listener(std::string_view name) const
+{
+    for (const auto& runtime : listeners) {
+        if (runtime->config.name == name) {
+            return runtime;
+        }
+    }
+    return nullptr;
+}
+
+std::shared_ptr<const generation> build_generation(std::shared_ptr<const conf::config> config, std::string& error)
+{
+    auto built = std::make_shared<generation>();
+    built->config = config;
+    for (const auto& upstream : config->upstreams) {
+        built->upstreams.push_back(std::make_unique<upstream_runtime>(upstream));
+    }
+    for (const auto& listener_config : config->listeners) {
+        std::string tls_error;
+        auto tls = tls_server_context::create(listener_config.tls, tls_error,
+                                              listener_config.protocol == conf::listener_protocol::http);
+        if (!tls) {
+            error = "listener " + listener_config.name + ": " + tls_error;
+            return nullptr;
+        }
+        try {
+            built->listeners.push_back(std::make_shared<const listener_runtime>(
+                listener_runtime{listener_config, routing::route_table(listener_config, config->upstreams), std::move(tls)}));
+        } catch (const std::exception& e) {
+            error = "listener " + listener_config.name + ": " + e.what();
+            return nullptr;
+        }
+    }
+    return built;
+}
+
 std::uint64_t connection_tracker::add(drain_function on_drain)
 {
     std::lock_guard lock(mutex_);

@@ -1,8 +1,12 @@
-// What every session of a running server shares: the validated configuration, the runtime objects
-// built from it (route tables, upstream sets, DANE policies, TLS contexts), the upstream connector,
-// the access log and the set of open connections. Built once at start-up; the parts sessions read
-// are immutable or thread-safe themselves (upstream_set, tlsa_cache, access_log), so sessions on
-// different strands use them without locks (STYLE rec. 2).
+// What every session of a running server shares. Two lifetimes:
+//   - a generation: the validated configuration and everything built from it (route tables,
+//     upstream sets and pools, DANE policies, TLS contexts). A reload (DESIGN §2) builds a new one
+//     and installs it atomically; a request holds the generation it started with until it ends,
+//     so requests in flight finish on the old one while new requests use the new one.
+//   - the proxy_state itself, for the life of the server: the current generation, the upstream
+//     connector (and its TLSA cache and TLS sessions), the access log, the open connections.
+// The parts sessions read are immutable or thread-safe themselves (upstream_set, upstream_pool,
+// tlsa_cache, access_log), so sessions on different strands use them without locks (STYLE rec. 2).
 #pragma once
 
 #include "conf/config.hpp"
@@ -19,6 +23,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -69,13 +75,35 @@ private:
     std::unordered_map<std::uint64_t, drain_function> connections_;
 };
 
-struct proxy_state {
+/** Everything built from one configuration; replaced as a whole by a reload. */
+struct generation {
     std::shared_ptr<const conf::config> config;
     std::vector<std::unique_ptr<upstream_runtime>> upstreams;  ///< in config order (route_target::upstream_index)
+    std::vector<std::shared_ptr<const listener_runtime>> listeners;  ///< in config order
+
+    /** The runtime of the listener named @p name, or nullptr when this generation has none. */
+    std::shared_ptr<const listener_runtime> listener(std::string_view name) const;
+};
+
+/**
+ * Builds a generation from a validated configuration: TLS contexts (certificates are read here),
+ * route tables, upstream runtimes. @return nullptr with @p error set when any part fails.
+ */
+std::shared_ptr<const generation> build_generation(std::shared_ptr<const conf::config> config, std::string& error);
+
+struct proxy_state {
+    /** The generation new connections and new requests use. Thread-safe. */
+    std::shared_ptr<const generation> current() const { return current_.load(); }
+    /** Makes @p next the current generation; the old one lives on while anything holds it. */
+    void install(std::shared_ptr<const generation> next) { current_.store(std::move(next)); }
+
     std::unique_ptr<upstream_connector> connector;
     std::unique_ptr<access_log> access;
     connection_tracker connections;
     std::atomic<bool> draining{false};
+
+private:
+    std::atomic<std::shared_ptr<const generation>> current_;
 };
 
 }  // namespace danegate::proxy

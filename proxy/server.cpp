@@ -4,6 +4,7 @@
 #include "dane/tlsa_cache.hpp"
 #include "dane/tlsa_lookup.hpp"
 #include "dane/unbound_resolver.hpp"
+#include "conf/load.hpp"
 #include "proxy/build_from_config.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/proxy_state.hpp"
@@ -11,9 +12,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 #include <vector>
@@ -24,11 +27,12 @@ namespace net = boost::asio;
 using boost::system::error_code;
 
 struct server::impl {
-    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(io, SIGINT, SIGTERM, SIGHUP), drain_timer(io), sweep_timer(io) {}
+    explicit impl(unsigned threads) : io(static_cast<int>(threads)), signals(net::make_strand(io), SIGINT, SIGTERM, SIGHUP), drain_timer(io), sweep_timer(io) {}
 
     // Declared first, destroyed last: handlers still queued when it goes hold sessions, and those
     // only reference state they keep alive themselves (proxy_state).
     net::io_context io;
+    // On a strand: a second signal never runs while a reload or a drain step is under way.
     net::signal_set signals;
     net::steady_timer drain_timer;
     net::steady_timer sweep_timer;
@@ -46,8 +50,9 @@ struct server::impl {
         }
         signals.async_wait([this](error_code next_ec, int next) { on_signal(next_ec, next); });
         if (signal == SIGHUP) {
-            // DESIGN §2 wants a reload here; until it exists, SIGHUP must not kill the process.
-            spdlog::warn("SIGHUP: configuration reload is not implemented yet; the running configuration stays");
+            if (!state->draining) {
+                reload();
+            }
             return;
         }
         if (state->draining) {
@@ -55,14 +60,15 @@ struct server::impl {
             io.stop();
             return;
         }
+        const auto drain_timeout = state->current()->config->drain_timeout;
         spdlog::info("signal {}: no longer accepting; draining {} connection(s) for up to {} ms", signal,
-                     state->connections.size(), state->config->drain_timeout.count());
+                     state->connections.size(), drain_timeout.count());
         state->draining = true;
         for (auto& l : listeners) {
             l->stop();
         }
         state->connections.drain_all();
-        drain_deadline = std::chrono::steady_clock::now() + state->config->drain_timeout;
+        drain_deadline = std::chrono::steady_clock::now() + drain_timeout;
         check_drained();
     }
 
@@ -89,6 +95,87 @@ struct server::impl {
         });
     }
 
+    /**
+     * DESIGN §2 / SIGHUP: reads and validates the file again and, only when all of it is good
+     * (configuration, certificates, new addresses bound), installs the new generation at once:
+     * new connections and new requests use it, requests in flight finish on the old one.
+     * Listeners whose address is unchanged stay bound (their certificates and routes are the new
+     * generation's); others are opened and closed. Anything that fails leaves the running
+     * configuration untouched. Runs on the signal handler's thread; listeners and the current
+     * generation are thread-safe to replace.
+     */
+    void reload()
+    {
+        const auto path = state->current()->config->file;
+        spdlog::info("SIGHUP: reloading {}", path);
+        const auto loaded = conf::load_config(path);
+        if (!loaded.ok()) {
+            for (const auto& problem : loaded.errors) {
+                spdlog::error("{}", problem.to_string());
+            }
+            spdlog::error("reload rejected ({} error(s)); the running configuration stays", loaded.errors.size());
+            return;
+        }
+        std::string error;
+        auto next = build_generation(loaded.value, error);
+        if (!next) {
+            spdlog::error("reload rejected: {}; the running configuration stays", error);
+            return;
+        }
+        warn_about_restart_only_changes(*state->current()->config, *loaded.value);
+
+        // Bind what is new before anything changes, so that a failure changes nothing.
+        std::vector<std::shared_ptr<listener>> kept;
+        std::vector<std::shared_ptr<listener>> opened;
+        for (const auto& config : loaded.value->listeners) {
+            auto same = std::find_if(listeners.begin(), listeners.end(), [&](const auto& l) {
+                return l->name() == config.name && l->address().host == config.address.host &&
+                       l->address().port == config.address.port;
+            });
+            if (same != listeners.end()) {
+                kept.push_back(*same);
+                continue;
+            }
+            auto bound = listener::create(io, state, config, error);
+            if (!bound) {
+                // Also when the address is held by a listener this reload removes or moves: an
+                // address cannot change hands in one reload (it would be unbound for a moment).
+                opened.clear();  // closes what this reload bound
+
+                spdlog::error("reload rejected: {}; the running configuration stays", error);
+                return;
+            }
+            opened.push_back(std::move(bound));
+        }
+        state->install(std::move(next));
+        for (auto& old : listeners) {
+            if (std::find(kept.begin(), kept.end(), old) == kept.end()) {
+                spdlog::info("listener {} closed", old->name());
+                old->stop();
+            }
+        }
+        for (auto& added : opened) {
+            const auto endpoint = added->local_endpoint();
+            spdlog::info("listener {} listening on {}:{}", added->name(), endpoint.address().to_string(), endpoint.port());
+            added->start();
+            kept.push_back(added);
+        }
+        listeners = std::move(kept);
+        spdlog::info("configuration reloaded: {} listener(s), {} upstream(s)", listeners.size(),
+                     state->current()->upstreams.size());
+    }
+
+    /** What a reload cannot change in a running process; said, not silently ignored. */
+    static void warn_about_restart_only_changes(const conf::config& running, const conf::config& next)
+    {
+        if (running.threads != next.threads) {
+            spdlog::warn("reload: threads changes at the next restart");
+        }
+        if (running.log.access != next.log.access) {
+            spdlog::warn("reload: log.access changes at the next restart");
+        }
+    }
+
     /** Closes idle upstream connections past their pool.idle_timeout, once a second. */
     void schedule_pool_sweep()
     {
@@ -104,7 +191,7 @@ struct server::impl {
 
     void sweep_pools(std::chrono::steady_clock::time_point now)
     {
-        for (auto& upstream : state->upstreams) {
+        for (auto& upstream : state->current()->upstreams) {
             upstream->pool.sweep(now);
         }
     }
@@ -142,10 +229,6 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
         return nullptr;
     }
     auto shared = std::make_shared<proxy_state>();
-    shared->config = config;
-    for (const auto& upstream : config->upstreams) {
-        shared->upstreams.push_back(std::make_unique<upstream_runtime>(upstream));
-    }
     shared->connector = std::make_unique<upstream_connector>(*state->cache, std::move(*upstream_context));
     try {
         shared->access = std::make_unique<access_log>(config->log.access);
@@ -153,25 +236,15 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
         error = "access log " + config->log.access + ": " + e.what();
         return nullptr;
     }
+    auto first = build_generation(config, error);
+    if (!first) {
+        return nullptr;
+    }
+    shared->install(std::move(first));
     state->state = shared;
 
     for (const auto& listener_config : config->listeners) {
-        std::string tls_error;
-        auto tls = tls_server_context::create(listener_config.tls, tls_error,
-                                              listener_config.protocol == conf::listener_protocol::http);
-        if (!tls) {
-            error = "listener " + listener_config.name + ": " + tls_error;
-            return nullptr;
-        }
-        std::shared_ptr<const listener_runtime> runtime;
-        try {
-            runtime = std::make_shared<const listener_runtime>(
-                listener_runtime{listener_config, routing::route_table(listener_config, config->upstreams), std::move(tls)});
-        } catch (const std::exception& e) {
-            error = "listener " + listener_config.name + ": " + e.what();
-            return nullptr;
-        }
-        auto bound = listener::create(state->io, shared, std::move(runtime), error);
+        auto bound = listener::create(state->io, shared, listener_config, error);
         if (!bound) {
             return nullptr;
         }

@@ -40,10 +40,12 @@ constexpr std::chrono::milliseconds close_grace{1000};
 
 class tcp_session : public std::enable_shared_from_this<tcp_session> {
 public:
-    tcp_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state, std::shared_ptr<const listener_runtime> listener)
+    tcp_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state, std::shared_ptr<const generation> generation,
+                std::shared_ptr<const listener_runtime> listener)
         : state_(std::move(state)),
+          generation_(std::move(generation)),
           listener_(std::move(listener)),
-          limits_(state_->config->limits),
+          limits_(generation_->config->limits),
           client_(std::move(socket), listener_->tls->context()),
           deadline_(client_.get_executor()),
           started_(std::chrono::steady_clock::now())
@@ -124,7 +126,7 @@ private:
             reject(404, "no route for SNI \"" + record_.sni + "\"");
             return;
         }
-        upstream_rt_ = state_->upstreams.at(target->upstream_index).get();
+        upstream_rt_ = generation_->upstreams.at(target->upstream_index).get();
         endpoint_ = upstream_rt_->endpoints.pick(std::chrono::steady_clock::now());
         if (!endpoint_) {
             reject(503, "upstream " + upstream_rt_->config.name + " has no healthy endpoint");
@@ -217,8 +219,9 @@ private:
     }
 
     std::shared_ptr<proxy_state> state_;
-    std::shared_ptr<const listener_runtime> listener_;
-    const conf::limits_config& limits_;
+    std::shared_ptr<const generation> generation_;  // the configuration this relay serves under
+    std::shared_ptr<const listener_runtime> listener_;  // from generation_
+    conf::limits_config limits_;                        // generation_'s limits
     net::ssl::stream<tcp::socket> client_;
     net::steady_timer deadline_;
     std::chrono::steady_clock::time_point started_;
@@ -233,9 +236,9 @@ private:
 }  // namespace
 
 void start_tcp_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
-                       std::shared_ptr<const listener_runtime> listener)
+                       std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
 {
-    std::make_shared<tcp_session>(std::move(socket), std::move(state), std::move(listener))->start();
+    std::make_shared<tcp_session>(std::move(socket), std::move(state), std::move(generation), std::move(listener))->start();
 }
 
 }  // namespace danegate::proxy

@@ -17,6 +17,6 @@ namespace danegate::proxy {
  * connection at accept (shared with its upstream leg).
  */
 void start_tcp_session(boost::asio::ip::tcp::socket&& socket, std::shared_ptr<proxy_state> state,
-                       std::shared_ptr<const listener_runtime> listener);
+                       std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener);
 
 }  // namespace danegate::proxy
