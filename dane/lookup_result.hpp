@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,9 @@ struct lookup_result {
 
     /** How long this answer may be used, before the cache's caps. */
     std::chrono::seconds ttl{0};
+
+    /** The earliest RRSIG expiration among the secure answers used (operators: re-signing due). */
+    std::optional<std::chrono::system_clock::time_point> signatures_expire;
 
     /** unbound's why_bogus, the rcode, or the timeout: whatever explains a non-secure status. */
     std::string detail;

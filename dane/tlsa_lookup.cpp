@@ -83,6 +83,8 @@ private:
             }
         }
         answers_ttl_ = std::min(ipv4_.ttl, ipv6_.ttl);
+        note_signatures(ipv4_);
+        note_signatures(ipv6_);
         const std::string& canonical = !ipv4_.canonical_name.empty() ? ipv4_.canonical_name : ipv6_.canonical_name;
         const bool aliased = !canonical.empty() && canonical != result_.host;
 
@@ -134,6 +136,7 @@ private:
         // The result lives no longer than any answer it rests on: a denial at the expanded name
         // that sent us to the original name expires with its own (often short) TTL.
         answers_ttl_ = std::min(answers_ttl_, answer.ttl);
+        note_signatures(answer);
         const bool secure_denial = answer.status == dns_status::secure_nodata ||
                                    answer.status == dns_status::secure_nxdomain;
         if (fallback_to_original && secure_denial) {
@@ -166,6 +169,14 @@ private:
             result_.detail = result_.tlsa_name + " is not DNSSEC-signed";
         }
         complete();
+    }
+
+    void note_signatures(const dns_answer& answer)
+    {
+        if (answer.signatures_expire) {
+            auto& earliest = result_.signatures_expire;
+            earliest = earliest ? std::min(*earliest, *answer.signatures_expire) : *answer.signatures_expire;
+        }
     }
 
     void fail(dns_status status, std::string detail)

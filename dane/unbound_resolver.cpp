@@ -2,6 +2,8 @@
 // except in the destructor, which runs when no handler of ours can (documented precondition).
 #include "dane/unbound_resolver.hpp"
 
+#include "dane/signature_expiry.hpp"
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -134,6 +136,10 @@ dns_answer classify(int err, const ub_result* result, const std::string& qname)
         answer.status = dns_status::insecure;
         answer.detail = qname + " is not DNSSEC-signed (no chain of trust)";
         return answer;
+    }
+    if (result->answer_packet != nullptr && result->answer_len > 0) {
+        answer.signatures_expire = earliest_signature_expiry(
+            {static_cast<const std::uint8_t*>(result->answer_packet), static_cast<std::size_t>(result->answer_len)});
     }
     if (result->havedata) {
         answer.status = dns_status::secure_records;

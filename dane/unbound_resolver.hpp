@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,8 @@ struct dns_answer {
     std::chrono::seconds ttl{0};
     /** why_bogus, the rcode name, the library error or the timeout. */
     std::string detail;
+    /** The earliest RRSIG expiration in the answer, when it carried signatures. */
+    std::optional<std::chrono::system_clock::time_point> signatures_expire;
 };
 
 /** RR types the resolver is asked for. */

@@ -5,6 +5,7 @@
 #include "dane/tlsa_create.hpp"
 #include "dane/tlsa_verify.hpp"
 #include "proxy/build_from_config.hpp"
+#include "proxy/live_check.hpp"
 #include "proxy/resolver_flags.hpp"
 #include "proxy/server.hpp"
 
@@ -81,8 +82,12 @@ int run_tlsa_verify(dane::tlsa_verify_options options, const std::optional<std::
     return *authenticated ? 0 : 1;
 }
 
-/** `danegate check`: every error as FILE:LINE:COL: message on stderr and exit 1, or "ok" and 0. */
-int run_check(const std::string& file)
+/**
+ * `danegate check`: every error as FILE:LINE:COL: message on stderr and exit 1, or "ok" and 0.
+ * With --live, a valid file's endpoints are then checked as the proxy would (proxy/live_check.hpp):
+ * exit 0 only when every one is authenticated.
+ */
+int run_check(const std::string& file, bool live)
 {
     const auto loaded = conf::load_config(file);
     if (!loaded.ok()) {
@@ -92,7 +97,7 @@ int run_check(const std::string& file)
         return 1;
     }
     std::cout << "ok\n";
-    return 0;
+    return live ? proxy::run_live_check(*loaded.value, std::cout, std::cerr) : 0;
 }
 
 spdlog::level::level_enum to_spdlog(conf::log_level level)
@@ -153,6 +158,8 @@ int main(int argc, char** argv)
     std::string check_file = "danegate.yaml";
     auto* check = app.add_subcommand("check", "validate a configuration; errors as FILE:LINE:COL: message");
     check->add_option("-c,--config", check_file, "configuration file")->capture_default_str();
+    bool check_live = false;
+    check->add_flag("--live", check_live, "also resolve, connect to and authenticate every upstream endpoint");
 
     std::string run_file = "danegate.yaml";
     auto* run = app.add_subcommand("run", "serve; SIGTERM/SIGINT drain and exit");
@@ -215,7 +222,7 @@ int main(int argc, char** argv)
         return print_version();
     }
     if (*check) {
-        return run_check(check_file);
+        return run_check(check_file, check_live);
     }
     if (*run) {
         return run_server(run_file);

@@ -7,6 +7,7 @@
 #include "conf/load.hpp"
 #include "proxy/build_from_config.hpp"
 #include "proxy/listener.hpp"
+#include "proxy/live_check.hpp"
 #include "proxy/proxy_state.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -263,6 +264,17 @@ int server::run()
         l->start();
     }
     s.schedule_pool_sweep();
+    // Issue 4 §3: the live self-checks once at start-up, logged; they never stop the start.
+    auto config = s.state->current()->config;
+    async_live_check(s.io, *s.resolver, *config, [config](std::vector<endpoint_check> checks) {
+        for (const auto& check : checks) {
+            if (check.verdict.authenticated() && check.warnings.empty()) {
+                spdlog::info("live check: {}", describe(check));
+            } else {
+                spdlog::warn("live check: {}", describe(check));
+            }
+        }
+    });
     spdlog::info("danegate running with {} thread(s)", s.threads);
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < s.threads; ++i) {
