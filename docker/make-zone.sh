@@ -76,4 +76,4 @@ CONF
 # this volume read-only: everything is world-readable. Demo keys only; a real deployment keeps
 # private keys readable by their service alone.
 chmod 0644 app.key app.pem front.key front.pem ./*.signed trust-anchor.ds nsd.conf
-echo "zone-init: $zone signed; TLSA for _$port._tcp.app: 3 1 1 $spki_sha256"
+echo "make-zone: $zone signed; TLSA for _$port._tcp.app: 3 1 1 $spki_sha256"
