@@ -267,13 +267,16 @@ int server::run()
     // Issue 4 §3: the live self-checks once at start-up, logged; they never stop the start.
     auto config = s.state->current()->config;
     async_live_check(s.io, *s.resolver, *config, [config](std::vector<endpoint_check> checks) {
+        std::size_t authenticated = 0;
         for (const auto& check : checks) {
             if (check.verdict.authenticated() && check.warnings.empty()) {
                 spdlog::info("live check: {}", describe(check));
             } else {
                 spdlog::warn("live check: {}", describe(check));
             }
+            authenticated += check.verdict.authenticated() ? 1 : 0;
         }
+        spdlog::info("live checks done: {} of {} endpoint(s) authenticated", authenticated, checks.size());
     });
     spdlog::info("danegate running with {} thread(s)", s.threads);
     std::vector<std::thread> threads;

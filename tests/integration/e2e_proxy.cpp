@@ -62,6 +62,10 @@ e2e_proxy::e2e_proxy(const std::string& name, const std::string& routes, const s
     if (!wait_for_tcp("127.0.0.1", port_, 20s)) {
         ADD_FAILURE() << "danegate did not listen on " << port_ << ":\n" << process_->log();
     }
+    // Its start-up live checks connect to the upstreams: tests that count connections start after.
+    if (!wait_for_live_checks(*process_)) {
+        ADD_FAILURE() << "danegate did not finish its start-up live checks:\n" << process_->log();
+    }
 }
 
 e2e_proxy::~e2e_proxy()

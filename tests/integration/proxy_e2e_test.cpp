@@ -95,6 +95,10 @@ protected:
         if (!wait_for_tcp("127.0.0.1", port_, 10s)) {
             ADD_FAILURE() << "danegate did not listen on " << port_ << ":\n" << proxy_->log();
         }
+        // Its start-up live checks connect to the upstreams: the counting tests start after.
+        if (!wait_for_live_checks(*proxy_)) {
+            ADD_FAILURE() << "danegate did not finish its start-up live checks:\n" << proxy_->log();
+        }
     }
 
     static void TearDownTestSuite() { proxy_.reset(); }

@@ -500,6 +500,23 @@ std::uint16_t free_tcp_port()
     return ntohs(address.sin_port);
 }
 
+bool wait_for_log(const child_process& child, std::string_view text, std::chrono::milliseconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (child.log().find(text) == std::string::npos) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
+
+bool wait_for_live_checks(const child_process& danegate, std::chrono::milliseconds timeout)
+{
+    return wait_for_log(danegate, "live checks done", timeout);
+}
+
 bool wait_for_tcp(const std::string& address, std::uint16_t port, std::chrono::milliseconds timeout)
 {
     addrinfo hints{};

@@ -159,4 +159,13 @@ std::uint16_t free_tcp_port();
  */
 bool wait_for_tcp(const std::string& address, std::uint16_t port, std::chrono::milliseconds timeout);
 
+/** Whether @p child's log contains @p text within @p timeout, polling every 20 ms. */
+bool wait_for_log(const child_process& child, std::string_view text, std::chrono::milliseconds timeout);
+
+/**
+ * Waits until a just-started `danegate run` finished its start-up live checks (which connect to
+ * every upstream endpoint), so that a test counting its backends' connections starts from quiet.
+ */
+bool wait_for_live_checks(const child_process& danegate, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 }  // namespace danegate::test
