@@ -1,8 +1,11 @@
-// SIGHUP reload end to end (DESIGN §2): the file is read again; a valid one is installed at once
-// for new connections and new requests (routes, upstreams, certificates, listeners), an invalid
-// one is logged and changes nothing; requests under load never fail across reloads.
+// Signals end to end (DESIGN §2). SIGHUP reloads: the file is read again; a valid one is installed
+// at once for new connections and new requests (routes, upstreams, certificates, listeners), an
+// invalid one is logged and changes nothing; requests under load never fail across reloads.
+// SIGTERM drains: no new connections, requests in flight finish (up to drain_timeout), idle
+// keep-alive connections close at once, exit 0; a second signal exits at once.
 #include "tests/integration/curl_client.hpp"
 #include "tests/integration/danegate_runner.hpp"
+#include "tests/integration/raw_tls_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/testbed.hpp"
 
@@ -31,6 +34,7 @@ struct shape {
     std::string cert = "ta-leaf";
     std::uint16_t second_port = 0;  ///< a second listener "more" on this port, or none
     std::string broken;             ///< appended verbatim (to make the file invalid)
+    std::string drain_timeout = "30s";
 };
 
 shape with_route(std::string route)
@@ -54,9 +58,30 @@ protected:
 
     void TearDown() override
     {
-        if (proxy_) {
+        if (proxy_ && proxy_->running()) {
             EXPECT_EQ(proxy_->stop(20s), 0) << proxy_->log();
         }
+    }
+
+    /** Sends @p signal and waits for the exit; @return how long that took (or 60 s). */
+    std::chrono::milliseconds signal_and_wait_for_exit(int signal)
+    {
+        const auto start = std::chrono::steady_clock::now();
+        EXPECT_EQ(::kill(proxy_->pid(), signal), 0);
+        while (proxy_->running() && std::chrono::steady_clock::now() - start < 60s) {
+            std::this_thread::sleep_for(10ms);
+        }
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    }
+
+    /** Restarts the suite's danegate with @p s. */
+    void restart_with(const shape& s)
+    {
+        proxy_->stop(20s);
+        write(s);
+        proxy_ = std::make_unique<child_process>(std::vector<std::string>{danegate_binary(), "run", "-c", config_.string()},
+                                                 bed().dir() / ("reload-" + std::to_string(port_) + "-2.log"));
+        ASSERT_TRUE(wait_for_tcp("127.0.0.1", port_, 10s)) << proxy_->log();
     }
 
     void write(const shape& s)
@@ -89,6 +114,7 @@ protected:
         out << "upstreams:\n"
                "  - { name: good, endpoints: [ \"" << web50 << "\" ] }\n"
                "log: { access: off }\n"
+               "drain_timeout: " << s.drain_timeout << "\n"
             << s.broken;
     }
 
@@ -223,6 +249,72 @@ TEST_F(reload_e2e, reloads_every_200_ms_under_load_lose_no_request)
     }
     EXPECT_EQ(failed.load(), 0) << "of " << sent.load() << "\n" << proxy_->log();
     EXPECT_GE(sent.load(), 50);
+}
+
+TEST_F(reload_e2e, sigterm_lets_slow_requests_in_flight_finish_and_exits_0)
+{
+    std::vector<std::string> replies(3);
+    std::vector<std::thread> clients;
+    for (auto& reply : replies) {
+        clients.emplace_back([&reply, this] { reply = curl_via(port_, "good.example", "/slow/1500"); });
+    }
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(::kill(proxy_->pid(), SIGTERM), 0);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_FALSE(wait_for_tcp("127.0.0.1", port_, 200ms)) << "still accepting while draining";
+    for (auto& client : clients) {
+        client.join();
+    }
+    for (const auto& reply : replies) {
+        EXPECT_EQ(status_of(reply), 200) << reply;
+    }
+    EXPECT_EQ(proxy_->wait(), 0) << proxy_->log();
+}
+
+TEST_F(reload_e2e, an_idle_keep_alive_connection_does_not_hold_the_drain)
+{
+    tls_stream_exchange idle;
+    std::thread client([&] {
+        tls_stream_options options;
+        options.end_after_send = false;
+        options.quiet = 20s;
+        idle = exchange_tls_stream("127.0.0.1", port_, "good.example", "", options);
+    });
+    std::this_thread::sleep_for(500ms);
+    const auto took = signal_and_wait_for_exit(SIGTERM);  // drain_timeout is 30 s
+    client.join();
+    EXPECT_LT(took, 5s) << proxy_->log();
+    EXPECT_EQ(proxy_->exit_code(), 0);
+    EXPECT_TRUE(idle.handshake);
+    EXPECT_TRUE(idle.peer_ended()) << "the idle connection was closed by the drain, not left to time out";
+}
+
+TEST_F(reload_e2e, drain_timeout_bounds_the_wait_for_requests_in_flight)
+{
+    shape quick;
+    quick.drain_timeout = "1s";
+    restart_with(quick);
+    std::string reply;
+    std::thread client([&] { reply = curl_via(port_, "good.example", "/slow/8000"); });
+    std::this_thread::sleep_for(400ms);
+    const auto took = signal_and_wait_for_exit(SIGTERM);
+    client.join();
+    EXPECT_GE(took, 900ms);
+    EXPECT_LT(took, 5s) << proxy_->log();
+    EXPECT_NE(status_of(reply), 200) << reply;
+}
+
+TEST_F(reload_e2e, a_second_signal_stops_at_once)
+{
+    std::string reply;
+    std::thread client([&] { reply = curl_via(port_, "good.example", "/slow/8000"); });
+    std::this_thread::sleep_for(400ms);
+    ASSERT_EQ(::kill(proxy_->pid(), SIGTERM), 0);
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(proxy_->running()) << "draining the slow request (drain_timeout 30 s)";
+    const auto took = signal_and_wait_for_exit(SIGINT);
+    client.join();
+    EXPECT_LT(took, 3s) << proxy_->log();
 }
 
 }  // namespace
