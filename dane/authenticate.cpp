@@ -61,8 +61,14 @@ dane_setup prepare_dane_handshake(SSL* ssl, const lookup_result& lookup, const d
         return setup;
     }
     // DESIGN §1: a session stands in for its handshake only under the RRset that authenticated it.
-    if (resume && resume->digest() == lookup.rrset_digest && SSL_set_session(ssl, resume->session()) == 1) {
-        setup.offered_ = std::move(resume);
+    if (resume && resume->digest() == lookup.rrset_digest) {
+        // The connection gets a copy of its own: OpenSSL reads and replaces a connection's
+        // session as tickets arrive, and the remembered one is shared by every thread.
+        SSL_SESSION* copy = SSL_SESSION_dup(resume->session());
+        if (copy != nullptr && SSL_set_session(ssl, copy) == 1) {
+            setup.offered_ = std::move(resume);
+        }
+        SSL_SESSION_free(copy);  // SSL_set_session took its own reference
     }
     // Everything checked: only now may the handshake go ahead.
     setup.rejection_.reset();

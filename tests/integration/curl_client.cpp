@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,8 +29,11 @@ std::vector<int> curl_sequence(std::uint16_t port, const std::string& host, cons
 {
     const auto authority = host + ":" + std::to_string(port);
     // One curl, many URLs: curl keeps its connection alive between them.
+    // Unique per call: tests run several sequences at once.
+    static std::atomic<unsigned> calls{0};
     const auto list = std::filesystem::temp_directory_path() /
-                      ("danegate-curl-" + std::to_string(::getpid()) + "-" + std::to_string(port) + ".conf");
+                      ("danegate-curl-" + std::to_string(::getpid()) + "-" + std::to_string(port) + "-" +
+                       std::to_string(calls++) + ".conf");
     {
         std::ofstream out(list);
         for (int i = 0; i < count; ++i) {
