@@ -80,13 +80,6 @@ public:
         }
     }
 
-    ~http_session()
-    {
-        if (tracker_id_ != 0) {
-            state_->connections.remove(tracker_id_);
-        }
-    }
-
     void start()
     {
         // Everything this session does happens on its own strand, its start included.
@@ -99,7 +92,7 @@ private:
         // The drain function may run on any thread: it only posts to this session's strand.
         std::weak_ptr<http_session> weak = shared_from_this();
         auto executor = client_.get_executor();
-        tracker_id_ = state_->connections.add([weak, executor] {
+        tracked_ = state_->connections.add([weak, executor] {
             net::post(executor, [weak] {
                 if (auto self = weak.lock()) {
                     self->on_drain();
@@ -995,7 +988,7 @@ private:
     net::ssl::stream<tcp::socket> client_;
     net::steady_timer deadline_;
     unsigned deadline_epoch_ = 0;  // which arm() the pending wait belongs to
-    std::uint64_t tracker_id_ = 0;
+    connection_tracker::entry tracked_;  // in state_->connections while this session lives
 
     std::string client_ip_;
     std::string client_text_;

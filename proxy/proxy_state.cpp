@@ -61,12 +61,12 @@ std::shared_ptr<const generation> build_generation(std::shared_ptr<const conf::c
     return built;
 }
 
-std::uint64_t connection_tracker::add(drain_function on_drain)
+connection_tracker::entry connection_tracker::add(drain_function on_drain)
 {
     std::lock_guard lock(mutex_);
     const auto id = next_id_++;
     connections_.emplace(id, std::move(on_drain));
-    return id;
+    return entry(this, id);
 }
 
 void connection_tracker::remove(std::uint64_t id)

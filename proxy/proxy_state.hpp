@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace danegate::proxy {
@@ -62,14 +63,40 @@ public:
     /** Called on drain, from the thread that drains: the session must post to its own strand. */
     using drain_function = std::function<void()>;
 
-    /** Registers a connection; returns its id for remove(). */
-    std::uint64_t add(drain_function on_drain);
-    void remove(std::uint64_t id);
+    /** A connection's membership: it leaves the tracker when the entry is destroyed. */
+    class entry {
+    public:
+        entry() = default;
+        entry(entry&& other) noexcept : tracker_(std::exchange(other.tracker_, nullptr)), id_(other.id_) {}
+        entry& operator=(entry&& other) noexcept
+        {
+            std::swap(tracker_, other.tracker_);
+            std::swap(id_, other.id_);
+            return *this;
+        }
+        ~entry()
+        {
+            if (tracker_ != nullptr) {
+                tracker_->remove(id_);
+            }
+        }
+
+    private:
+        friend class connection_tracker;
+        entry(connection_tracker* tracker, std::uint64_t id) : tracker_(tracker), id_(id) {}
+        connection_tracker* tracker_ = nullptr;
+        std::uint64_t id_ = 0;
+    };
+
+    /** Registers a connection for as long as the returned entry lives. */
+    entry add(drain_function on_drain);
     std::size_t size() const;
     /** Calls every registered drain function once. */
     void drain_all();
 
 private:
+    void remove(std::uint64_t id);
+
     mutable std::mutex mutex_;
     std::uint64_t next_id_ = 1;
     std::unordered_map<std::uint64_t, drain_function> connections_;

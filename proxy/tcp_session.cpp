@@ -60,13 +60,6 @@ public:
         }
     }
 
-    ~tcp_session()
-    {
-        if (tracker_id_ != 0) {
-            state_->connections.remove(tracker_id_);
-        }
-    }
-
     void start()
     {
         net::dispatch(client_.get_executor(), [self = shared_from_this()] { self->do_start(); });
@@ -77,7 +70,7 @@ private:
     {
         // A relay is in flight until its peers end it or it idles out, so a drain has nothing to
         // cut short: it waits for the connection up to drain_timeout like for an HTTP exchange.
-        tracker_id_ = state_->connections.add([] {});
+        tracked_ = state_->connections.add([] {});
         do_handshake();
     }
 
@@ -229,7 +222,7 @@ private:
     upstream_runtime* upstream_rt_ = nullptr;
     std::optional<routing::endpoint_ref> endpoint_;
     std::unique_ptr<upstream_connection> upstream_;
-    std::uint64_t tracker_id_ = 0;
+    connection_tracker::entry tracked_;  // in state_->connections while this session lives
     bool handshake_timed_out_ = false;
 };
 

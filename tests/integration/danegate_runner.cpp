@@ -5,6 +5,8 @@
 #include "tests/support/process.hpp"
 #include "tests/support/testbed.hpp"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -267,6 +269,18 @@ std::string shell_output(const std::string& command)
         throw std::runtime_error("command failed (exit " + std::to_string(code) + "): " + command);
     }
     return output;
+}
+
+std::unique_ptr<child_process> start_danegate_run(const std::filesystem::path& config, const std::filesystem::path& log,
+                                                  std::uint16_t port)
+{
+    auto danegate = std::make_unique<child_process>(std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, log);
+    if (!wait_for_tcp("127.0.0.1", port, std::chrono::seconds(20))) {
+        ADD_FAILURE() << "danegate did not listen on " << port << ":\n" << danegate->log();
+    } else if (!wait_for_live_checks(*danegate)) {
+        ADD_FAILURE() << "danegate did not finish its start-up live checks:\n" << danegate->log();
+    }
+    return danegate;
 }
 
 }  // namespace danegate::test

@@ -4,12 +4,17 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace danegate::test {
+
+class child_process;
 
 /** What one run of the binary did. */
 struct cli_result {
@@ -43,6 +48,15 @@ struct cli_result {
     /** stdout and stderr, labelled, for failure messages. */
     std::string describe() const;
 };
+
+/**
+ * Starts `danegate run -c @p config` (output to @p log) and waits until it listens on
+ * 127.0.0.1:@p port and has finished its start-up live checks (which connect to every upstream,
+ * so tests counting their backends' connections start from quiet). Fails the calling test
+ * (ADD_FAILURE) when either does not happen in time; the process is returned all the same.
+ */
+std::unique_ptr<child_process> start_danegate_run(const std::filesystem::path& config, const std::filesystem::path& log,
+                                                  std::uint16_t port);
 
 /** The path of the danegate binary under test (DANEGATE_BINARY). */
 std::string danegate_binary();

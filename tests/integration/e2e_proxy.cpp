@@ -57,15 +57,7 @@ e2e_proxy::e2e_proxy(const std::string& name, const std::string& routes, const s
                           << routes << "upstreams:\n"
                           << upstreams << "log: { access: stdout }\n"
                           << extra;
-    process_ = std::make_unique<child_process>(
-        std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, bed.dir() / (name + ".log"));
-    if (!wait_for_tcp("127.0.0.1", port_, 20s)) {
-        ADD_FAILURE() << "danegate did not listen on " << port_ << ":\n" << process_->log();
-    }
-    // Its start-up live checks connect to the upstreams: tests that count connections start after.
-    if (!wait_for_live_checks(*process_)) {
-        ADD_FAILURE() << "danegate did not finish its start-up live checks:\n" << process_->log();
-    }
+    process_ = start_danegate_run(config, bed.dir() / (name + ".log"), port_);
 }
 
 e2e_proxy::~e2e_proxy()

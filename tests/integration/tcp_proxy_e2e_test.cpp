@@ -86,15 +86,7 @@ protected:
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
                                  "limits: { idle_timeout: 1s, header_timeout: 1s }\n"
                                  "log: { access: " << access_log_.string() << " }\n";
-        proxy_ = std::make_unique<child_process>(
-            std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, bed().dir() / "tcp-proxy-e2e.log");
-        if (!wait_for_tcp("127.0.0.1", port_, 10s)) {
-            ADD_FAILURE() << "danegate did not listen on " << port_ << ":\n" << proxy_->log();
-        }
-        // Its start-up live checks connect to the upstreams: the counting tests start after.
-        if (!wait_for_live_checks(*proxy_)) {
-            ADD_FAILURE() << "danegate did not finish its start-up live checks:\n" << proxy_->log();
-        }
+        proxy_ = start_danegate_run(config, bed().dir() / "tcp-proxy-e2e.log", port_);
     }
 
     static void TearDownTestSuite() { proxy_.reset(); }

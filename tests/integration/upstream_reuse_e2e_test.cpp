@@ -104,11 +104,7 @@ protected:
                                  "  - { name: app, endpoints: [ \"" << app << "\" ], pool: { max_idle: 0 } }\n"
                                  "  - { name: roll, endpoints: [ \"" << roll << "\" ] }\n"
                                  "log: { access: stdout }\n";
-        proxy_ = std::make_unique<child_process>(
-            std::vector<std::string>{danegate_binary(), "run", "-c", config.string()}, dir_ / "danegate.log");
-        ASSERT_TRUE(wait_for_tcp("127.0.0.1", port_, 10s)) << proxy_->log();
-        // Its start-up live checks handshake with the backends: the counting tests start after.
-        ASSERT_TRUE(wait_for_live_checks(*proxy_)) << proxy_->log();
+        proxy_ = start_danegate_run(config, dir_ / "danegate.log", port_);
     }
 
     static void TearDownTestSuite()
