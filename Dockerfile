@@ -11,7 +11,7 @@ FROM debian:12 AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         build-essential cmake ninja-build \
-        libboost1.81-dev libssl-dev libunbound-dev libspdlog-dev libyaml-cpp-dev libcli11-dev \
+        libboost1.81-dev libssl-dev libunbound-dev libspdlog-dev libyaml-cpp-dev libcli11-dev prometheus-cpp-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the danegate target is built from (tests/ and benchmarks/ are not configured below).
@@ -27,13 +27,15 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDANEGATE_TESTS=OFF
 
 FROM debian:12-slim
 # The packages of the libraries build/danegate links (readelf -d: libssl.so.3/libcrypto.so.3,
-# libunbound.so.8, libspdlog.so.1.10, libfmt.so.9, libyaml-cpp.so.0.7, libstdc++.so.6, libgcc_s.so.1);
+# libunbound.so.8, libspdlog.so.1.10, libfmt.so.9, libyaml-cpp.so.0.7, libprometheus-cpp-core.so.1.0,
+# libstdc++.so.6, libgcc_s.so.1);
 # Asio and Beast are header-only and compiled into the binary. dns-root-data gives the root trust
 # anchor /usr/share/dns/root.key that danegate uses when the configuration names no anchor.
 # scripts/check-deploy compares this list with the binary's NEEDED entries.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libssl3 libunbound8 libspdlog1.10 libfmt9 libyaml-cpp0.7 libstdc++6 libgcc-s1 dns-root-data \
+        libssl3 libunbound8 libspdlog1.10 libfmt9 libyaml-cpp0.7 libprometheus-cpp-core1.0 libstdc++6 libgcc-s1 \
+        dns-root-data \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin danegate \
@@ -44,7 +46,7 @@ COPY --from=build /src/build/danegate /usr/bin/danegate
 USER 10001:10001
 WORKDIR /etc/danegate
 EXPOSE 8443
-# No HEALTHCHECK: the admin listener (/healthz, /readyz) does not exist yet, and the image has no
-# client (curl, openssl) to probe the TLS listener with. Add one with the admin listener.
+# No HEALTHCHECK here: the admin listener's address (/healthz, /readyz) is the configuration's
+# choice. docker-compose.yml adds one for its configuration (bash's /dev/tcp: the image has no curl).
 ENTRYPOINT ["danegate"]
 CMD ["run", "-c", "/etc/danegate/danegate.yaml"]

@@ -202,6 +202,17 @@ std::chrono::seconds tlsa_cache::cache_ttl(const lookup_result& result) const
     return impl_->cache_ttl(result);
 }
 
+std::optional<std::chrono::steady_clock::time_point> tlsa_cache::expiry(const std::string& host,
+                                                                       std::uint16_t port) const
+{
+    const std::string key = cache_key(host, port);
+    std::lock_guard lock(impl_->mutex);
+    if (auto it = impl_->entries.find(key); it != impl_->entries.end() && it->second.value) {
+        return it->second.expires;
+    }
+    return std::nullopt;
+}
+
 cache_stats tlsa_cache::stats() const
 {
     std::lock_guard lock(impl_->mutex);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace danegate::dane {
@@ -56,6 +57,12 @@ public:
 
     /** How long @p result is kept: its TTL under the caps; error_ttl for a dns-error. */
     std::chrono::seconds cache_ttl(const lookup_result& result) const;
+
+    /**
+     * When the answer cached for (host, port) expires, if one is cached. Neither a hit nor a miss:
+     * it counts nothing and changes no recency (the admin listener's view).
+     */
+    std::optional<std::chrono::steady_clock::time_point> expiry(const std::string& host, std::uint16_t port) const;
 
     cache_stats stats() const;
     std::size_t size() const;

@@ -92,7 +92,7 @@ private:
         // The drain function may run on any thread: it only posts to this session's strand.
         std::weak_ptr<http_session> weak = shared_from_this();
         auto executor = client_.get_executor();
-        tracked_ = state_->connections.add([weak, executor] {
+        tracked_ = state_->connections.add(listener_->config.name, [weak, executor] {
             net::post(executor, [weak] {
                 if (auto self = weak.lock()) {
                     self->on_drain();
@@ -318,6 +318,7 @@ private:
             send_error(404, "no route", "no route for host " + record_.host);
             return;
         }
+        route_ = target->route_index;
         upstream_rt_ = generation_->upstreams.at(target->upstream_index).get();
         endpoint_ = upstream_rt_->endpoints.pick(std::chrono::steady_clock::now());
         if (!endpoint_) {
@@ -868,7 +869,7 @@ private:
         record_.client = client_text_;
         record_.sni = sni_;
         record_.duration = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
-        state_->access->write(record_);
+        state_->report(record_, listener_->config.name, route_, request_counter_);
         if (keep_alive) {
             do_wait_request();
         } else {
@@ -879,6 +880,7 @@ private:
     void reset_request()
     {
         record_ = access_record{};
+        route_.reset();
         interim_responses_ = 0;
         request_parser_.reset();
         upstream_serializer_.reset();
@@ -1013,6 +1015,8 @@ private:
     std::unique_ptr<upstream_connection> upstream_;
 
     access_record record_;
+    std::optional<std::size_t> route_;  // the matched route's number (metrics)
+    request_counter request_counter_;   // the metrics series of the last request
     std::chrono::steady_clock::time_point started_{};
     bool client_keep_alive_ = false;
     unsigned interim_responses_ = 0;

@@ -1,6 +1,7 @@
 // The acceptor of one listener; see listener.hpp.
 #include "proxy/listener.hpp"
 
+#include "proxy/bind_address.hpp"
 #include "proxy/http_session.hpp"
 #include "proxy/tcp_session.hpp"
 
@@ -19,33 +20,8 @@ std::shared_ptr<listener> listener::create(net::io_context& io, std::shared_ptr<
                                            const conf::listener& config, std::string& error)
 {
     auto result = std::make_shared<listener>(io, std::move(state), config);
-    const auto& address = config.address;
-    error_code ec;
-    auto ip = net::ip::make_address(address.host, ec);
-    if (ec) {
-        // A name ("localhost:8443"): resolved once, at start-up, with the system resolver.
-        tcp::resolver resolver(io);
-        auto found = resolver.resolve(address.host, std::to_string(address.port), ec);
-        if (ec || found.empty()) {
-            error = address.host + ": " + (ec ? ec.message() : "no address");
-            return nullptr;
-        }
-        ip = found.begin()->endpoint().address();
-    }
-    const tcp::endpoint endpoint(ip, address.port);
-    auto& acceptor = result->acceptor_;
-    if (acceptor.open(endpoint.protocol(), ec); !ec) {
-        acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    }
-    if (!ec) {
-        acceptor.bind(endpoint, ec);
-    }
-    if (!ec) {
-        acceptor.listen(net::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-        error = "listener " + config.name + " on " + address.host + ":" + std::to_string(address.port)
-            + ": " + ec.message();
+    if (!bind_acceptor(result->acceptor_, io, config.address, error)) {
+        error = "listener " + config.name + " on " + error;
         return nullptr;
     }
     return result;

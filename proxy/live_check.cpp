@@ -143,6 +143,7 @@ void async_live_check(boost::asio::io_context& io, dane::unbound_resolver& resol
         dane::async_lookup_tlsa(
             resolver, endpoint.host, endpoint.port,
             [&io, all, i, options, check = std::move(check)](std::shared_ptr<const dane::lookup_result> lookup) mutable {
+                check.dnssec = lookup->status;
                 check.ttl = lookup->ttl;
                 check.records = lookup->records.size();
                 check.signatures_expire = lookup->signatures_expire;

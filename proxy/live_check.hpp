@@ -8,6 +8,7 @@
 
 #include "conf/config.hpp"
 #include "dane/authenticate.hpp"
+#include "dane/lookup_result.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +32,8 @@ namespace danegate::proxy {
 struct endpoint_check {
     std::string upstream;
     std::string endpoint;  ///< "host:port" as configured
+    /** What DNSSEC said about the TLSA RRset; nullopt when no lookup was made (SRV). */
+    std::optional<dane::dns_status> dnssec;
     dane::verdict verdict;
     std::string spki_sha256;  ///< of the presented leaf (hex), when a handshake happened
     std::chrono::seconds ttl{0};

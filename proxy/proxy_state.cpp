@@ -21,7 +21,8 @@ upstream_target upstream_runtime::target(const routing::endpoint_ref& endpoint, 
     out.policy = policy;
     out.connect_timeout = config.timeouts.connect;
     out.upstream = config.name;
-    out.pool = reuse_idle ? &pool : nullptr;
+    out.pool = &pool;
+    out.reuse_idle = reuse_idle;
     return out;
 }
 
@@ -61,12 +62,29 @@ std::shared_ptr<const generation> build_generation(std::shared_ptr<const conf::c
     return built;
 }
 
-connection_tracker::entry connection_tracker::add(drain_function on_drain)
+void proxy_state::report(const access_record& record, const std::string& listener, std::optional<std::size_t> route,
+                         request_counter& counter)
+{
+    access->write(record);
+    counter.count(counters, listener, route, record.status, record.duration);
+}
+
+connection_tracker::entry connection_tracker::add(const std::string& listener, drain_function on_drain)
 {
     std::lock_guard lock(mutex_);
     const auto id = next_id_++;
-    connections_.emplace(id, std::move(on_drain));
+    connections_.emplace(id, connection{listener, std::move(on_drain)});
     return entry(this, id);
+}
+
+std::map<std::string, std::size_t> connection_tracker::by_listener() const
+{
+    std::lock_guard lock(mutex_);
+    std::map<std::string, std::size_t> counts;
+    for (const auto& [id, c] : connections_) {
+        ++counts[c.listener];
+    }
+    return counts;
 }
 
 void connection_tracker::remove(std::uint64_t id)
@@ -87,8 +105,8 @@ void connection_tracker::drain_all()
     {
         // Called outside the lock: a drain function may end its session, which calls remove().
         std::lock_guard lock(mutex_);
-        for (const auto& [id, function] : connections_) {
-            functions.push_back(function);
+        for (const auto& [id, c] : connections_) {
+            functions.push_back(c.on_drain);
         }
     }
     for (const auto& function : functions) {

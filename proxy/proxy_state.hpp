@@ -12,6 +12,8 @@
 #include "conf/config.hpp"
 #include "dane/policy.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/endpoint_status.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/tls_server_context.hpp"
 #include "proxy/upstream_connector.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -21,8 +23,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -88,9 +92,11 @@ public:
         std::uint64_t id_ = 0;
     };
 
-    /** Registers a connection for as long as the returned entry lives. */
-    entry add(drain_function on_drain);
+    /** Registers a connection of @p listener for as long as the returned entry lives. */
+    entry add(const std::string& listener, drain_function on_drain);
     std::size_t size() const;
+    /** Open connections by listener name (listeners with none are absent). */
+    std::map<std::string, std::size_t> by_listener() const;
     /** Calls every registered drain function once. */
     void drain_all();
 
@@ -99,7 +105,11 @@ private:
 
     mutable std::mutex mutex_;
     std::uint64_t next_id_ = 1;
-    std::unordered_map<std::uint64_t, drain_function> connections_;
+    struct connection {
+        std::string listener;
+        drain_function on_drain;
+    };
+    std::unordered_map<std::uint64_t, connection> connections_;
 };
 
 /** Everything built from one configuration; replaced as a whole by a reload. */
@@ -124,10 +134,19 @@ struct proxy_state {
     /** Makes @p next the current generation; the old one lives on while anything holds it. */
     void install(std::shared_ptr<const generation> next) { current_.store(std::move(next)); }
 
+    /**
+     * Every answered request and every relayed TCP connection ends here: one access-log line and
+     * its count in the metrics. @p route: the matched route's number, none when none was reached.
+     */
+    void report(const access_record& record, const std::string& listener, std::optional<std::size_t> route,
+                request_counter& counter);
+
     std::unique_ptr<upstream_connector> connector;
     std::unique_ptr<access_log> access;
     connection_tracker connections;
     std::atomic<bool> draining{false};
+    metrics counters;
+    endpoint_status_board endpoints;  ///< the last verdict per upstream endpoint (/readyz, /metrics)
 
 private:
     std::atomic<std::shared_ptr<const generation>> current_;

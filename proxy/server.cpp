@@ -5,10 +5,14 @@
 #include "dane/tlsa_lookup.hpp"
 #include "dane/unbound_resolver.hpp"
 #include "conf/load.hpp"
+#include "proxy/admin_server.hpp"
 #include "proxy/build_from_config.hpp"
 #include "proxy/listener.hpp"
 #include "proxy/live_check.hpp"
 #include "proxy/proxy_state.hpp"
+#include "proxy/readiness.hpp"
+#include "proxy/state_gauges.hpp"
+#include "proxy/upstream_observer.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -41,6 +45,8 @@ struct server::impl {
     std::unique_ptr<dane::tlsa_cache> cache;
     std::shared_ptr<proxy_state> state;
     std::vector<std::shared_ptr<listener>> listeners;
+    std::shared_ptr<admin_server> admin;  // null without admin.address
+    std::atomic<bool> listening{false};   // every listener accepting (/readyz)
     std::chrono::steady_clock::time_point drain_deadline;
     unsigned threads = 1;
 
@@ -115,12 +121,14 @@ struct server::impl {
                 spdlog::error("{}", problem.to_string());
             }
             spdlog::error("reload rejected ({} error(s)); the running configuration stays", loaded.errors.size());
+            state->counters.count_reload(false);
             return;
         }
         std::string error;
         auto next = build_generation(loaded.value, error);
         if (!next) {
             spdlog::error("reload rejected: {}; the running configuration stays", error);
+            state->counters.count_reload(false);
             return;
         }
         warn_about_restart_only_changes(*state->current()->config, *loaded.value);
@@ -144,6 +152,7 @@ struct server::impl {
                 opened.clear();  // closes what this reload bound
 
                 spdlog::error("reload rejected: {}; the running configuration stays", error);
+                state->counters.count_reload(false);
                 return;
             }
             opened.push_back(std::move(bound));
@@ -162,6 +171,7 @@ struct server::impl {
             kept.push_back(added);
         }
         listeners = std::move(kept);
+        state->counters.count_reload(true);
         spdlog::info("configuration reloaded: {} listener(s), {} upstream(s)", listeners.size(),
                      state->current()->upstreams.size());
     }
@@ -174,6 +184,12 @@ struct server::impl {
         }
         if (running.log.access != next.log.access) {
             spdlog::warn("reload: log.access changes at the next restart");
+        }
+        const auto admin_text = [](const conf::config& c) {
+            return c.admin.address ? c.admin.address->host + ":" + std::to_string(c.admin.address->port) : "none";
+        };
+        if (admin_text(running) != admin_text(next)) {
+            spdlog::warn("reload: admin.address changes at the next restart");
         }
     }
 
@@ -217,11 +233,18 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
         return nullptr;
     }
     state->resolver = std::move(*resolver);
+    auto shared = std::make_shared<proxy_state>();
     dane::unbound_resolver* raw_resolver = state->resolver.get();
+    metrics* counters = &shared->counters;
     state->cache = std::make_unique<dane::tlsa_cache>(
         to_cache_options(config->resolver),
-        [raw_resolver](const std::string& host, std::uint16_t port, dane::lookup_handler done) {
-            dane::async_lookup_tlsa(*raw_resolver, host, port, std::move(done));
+        [raw_resolver, counters](const std::string& host, std::uint16_t port, dane::lookup_handler done) {
+            const auto started = std::chrono::steady_clock::now();
+            dane::async_lookup_tlsa(*raw_resolver, host, port,
+                                    [counters, started, done = std::move(done)](std::shared_ptr<const dane::lookup_result> result) {
+                                        counters->observe_dns_lookup(std::chrono::steady_clock::now() - started);
+                                        done(std::move(result));
+                                    });
         });
 
     auto upstream_context = make_upstream_context();
@@ -229,8 +252,8 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
         error = "upstream TLS context: " + upstream_context.error().message();
         return nullptr;
     }
-    auto shared = std::make_shared<proxy_state>();
-    shared->connector = std::make_unique<upstream_connector>(*state->cache, std::move(*upstream_context));
+    shared->connector = std::make_unique<upstream_connector>(*state->cache, std::move(*upstream_context),
+                                                             make_upstream_observer(shared->counters, shared->endpoints));
     try {
         shared->access = std::make_unique<access_log>(config->log.access);
     } catch (const std::exception& e) {
@@ -251,6 +274,16 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
         }
         state->listeners.push_back(std::move(bound));
     }
+    if (config->admin.address) {
+        impl* s = state.get();
+        admin_server::content answers{
+            [s] { return s->state->counters.render(state_gauges(*s->state, *s->cache, std::chrono::steady_clock::now())); },
+            [s] { return check_readiness(*s->state, s->listening); }};
+        state->admin = admin_server::create(state->io, *config->admin.address, std::move(answers), error);
+        if (!state->admin) {
+            return nullptr;
+        }
+    }
     return std::unique_ptr<server>(new server(std::move(state)));
 }
 
@@ -263,12 +296,26 @@ int server::run()
         spdlog::info("listening on {}:{}", endpoint.address().to_string(), endpoint.port());
         l->start();
     }
+    s.listening = true;
+    if (s.admin) {
+        const auto endpoint = s.admin->local_endpoint();
+        spdlog::info("admin listening on {}:{} (/metrics, /healthz, /readyz)", endpoint.address().to_string(),
+                     endpoint.port());
+        s.admin->start();
+    }
     s.schedule_pool_sweep();
     // Issue 4 §3: the live self-checks once at start-up, logged; they never stop the start.
     auto config = s.state->current()->config;
-    async_live_check(s.io, *s.resolver, *config, [config](std::vector<endpoint_check> checks) {
+    auto shared = s.state;
+    async_live_check(s.io, *s.resolver, *config, [config, shared](std::vector<endpoint_check> checks) {
         std::size_t authenticated = 0;
         for (const auto& check : checks) {
+            // /readyz and the endpoint gauges know every endpoint's state from the start; a
+            // request's attempt replaces it later.
+            if (!shared->endpoints.find(check.upstream, check.endpoint)) {
+                shared->endpoints.record(check.upstream, check.endpoint,
+                                         endpoint_status{check.dnssec, check.verdict, std::chrono::system_clock::now()});
+            }
             if (check.verdict.authenticated() && check.warnings.empty()) {
                 spdlog::info("live check: {}", describe(check));
             } else {

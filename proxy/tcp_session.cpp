@@ -70,7 +70,7 @@ private:
     {
         // A relay is in flight until its peers end it or it idles out, so a drain has nothing to
         // cut short: it waits for the connection up to drain_timeout like for an HTTP exchange.
-        tracked_ = state_->connections.add([] {});
+        tracked_ = state_->connections.add(listener_->config.name, [] {});
         do_handshake();
     }
 
@@ -119,6 +119,7 @@ private:
             reject(404, "no route for SNI \"" + record_.sni + "\"");
             return;
         }
+        route_ = target->route_index;
         upstream_rt_ = generation_->upstreams.at(target->upstream_index).get();
         endpoint_ = upstream_rt_->endpoints.pick(std::chrono::steady_clock::now());
         if (!endpoint_) {
@@ -208,7 +209,8 @@ private:
     {
         record_.duration =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
-        state_->access->write(record_);
+        request_counter counter;  // one request per connection: nothing to remember
+        state_->report(record_, listener_->config.name, route_, counter);
     }
 
     std::shared_ptr<proxy_state> state_;
@@ -219,6 +221,7 @@ private:
     net::steady_timer deadline_;
     std::chrono::steady_clock::time_point started_;
     access_record record_;
+    std::optional<std::size_t> route_;  // the matched route's number (metrics)
     upstream_runtime* upstream_rt_ = nullptr;
     std::optional<routing::endpoint_ref> endpoint_;
     std::unique_ptr<upstream_connection> upstream_;

@@ -30,11 +30,13 @@ class connect_op : public std::enable_shared_from_this<connect_op> {
 public:
     connect_op(net::any_io_executor executor, dane::tlsa_cache& cache,
                std::shared_ptr<net::ssl::context> context, std::shared_ptr<dane::tls_session_cache> sessions,
-               upstream_target target, upstream_connector::handler done)
+               std::shared_ptr<const upstream_connector::observer> observe, upstream_target target,
+               upstream_connector::handler done)
         : executor_(std::move(executor)),
           cache_(cache),
           context_(std::move(context)),
           sessions_(std::move(sessions)),
+          observe_(std::move(observe)),
           session_key_(target.upstream + "|" + target.host + ":" + std::to_string(target.port)),
           target_(std::move(target)),
           done_(std::move(done)),
@@ -60,7 +62,7 @@ private:
         lookup_ = std::move(lookup);
         // DESIGN §1: an idle connection is reused only while the RRset that authenticated it is
         // the current, secure one; the pool retires the others.
-        if (target_.pool != nullptr && lookup_->status == dane::dns_status::secure_records) {
+        if (target_.pool != nullptr && target_.reuse_idle && lookup_->status == dane::dns_status::secure_records) {
             if (auto pooled = target_.pool->acquire(target_.host, target_.port, lookup_->rrset_digest,
                                                     std::chrono::steady_clock::now())) {
                 pooled->from_pool = true;
@@ -148,6 +150,9 @@ private:
         connection_->host = target_.host;
         connection_->port = target_.port;
         connection_->resumed = SSL_session_reused(connection_->stream.native_handle()) == 1;
+        if (target_.pool != nullptr) {
+            target_.pool->mark_in_use(*connection_);
+        }
         sessions_->remember(connection_->stream.native_handle(), session_key_, verdict, lookup_->rrset_digest);
         complete(connect_result{{}, std::move(connection_), std::move(verdict)});
     }
@@ -166,6 +171,9 @@ private:
 
     void complete(connect_result result)
     {
+        if (observe_ && *observe_ && lookup_) {
+            (*observe_)(target_, *lookup_, result);
+        }
         auto done = std::move(done_);
         done_ = nullptr;
         if (done) {
@@ -177,6 +185,7 @@ private:
     dane::tlsa_cache& cache_;
     std::shared_ptr<net::ssl::context> context_;
     std::shared_ptr<dane::tls_session_cache> sessions_;
+    std::shared_ptr<const upstream_connector::observer> observe_;
     std::string session_key_;
     upstream_target target_;
     upstream_connector::handler done_;
@@ -191,15 +200,19 @@ private:
 
 }  // namespace
 
-upstream_connector::upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<net::ssl::context> context)
-    : cache_(cache), context_(std::move(context)), sessions_(std::make_shared<dane::tls_session_cache>())
+upstream_connector::upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<net::ssl::context> context,
+                                       observer observe)
+    : cache_(cache),
+      context_(std::move(context)),
+      sessions_(std::make_shared<dane::tls_session_cache>()),
+      observe_(std::make_shared<const observer>(std::move(observe)))
 {
 }
 
 void upstream_connector::async_connect(net::any_io_executor executor, upstream_target target, handler done) const
 {
-    auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, sessions_, std::move(target),
-                                           std::move(done));
+    auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, sessions_, observe_,
+                                           std::move(target), std::move(done));
     op->start();
 }
 

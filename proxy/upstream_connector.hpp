@@ -8,6 +8,7 @@
 #include "dane/authenticate.hpp"
 #include "dane/errc.hpp"
 #include "dane/policy.hpp"
+#include "proxy/in_use_mark.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,6 +26,7 @@
 namespace danegate::dane {
 class tlsa_cache;
 class tls_session_cache;
+struct lookup_result;
 }
 
 namespace danegate::proxy {
@@ -43,6 +45,7 @@ struct upstream_connection {
     std::uint16_t port = 0;
     bool from_pool = false;                    ///< handed out by an upstream_pool, not new
     bool resumed = false;                      ///< its handshake resumed a remembered TLS session
+    in_use_mark in_use;                        ///< counted as in use while a session holds it
 };
 
 class upstream_pool;
@@ -55,8 +58,10 @@ struct upstream_target {
     std::chrono::milliseconds connect_timeout{5000};  ///< TCP connect and TLS handshake together
     /** The configured upstream: TLS sessions are remembered per upstream (its policy fixes SNI) and endpoint. */
     std::string upstream;
-    /** Idle connections of this upstream to reuse, if any; nullptr: always a new connection. */
+    /** The upstream's pool: counts the connection as in use, and with reuse_idle may supply it. */
     upstream_pool* pool = nullptr;
+    /** Whether an idle connection of the pool may be handed out instead of a new one. */
+    bool reuse_idle = false;
 };
 
 
@@ -77,13 +82,20 @@ struct connect_result {
 class upstream_connector {
 public:
     using handler = std::function<void(connect_result)>;
+    /**
+     * Told how every attempt ended, before its handler runs, on the session's strand; must be
+     * thread-safe (metrics, endpoint status). @p lookup is the TLSA answer the attempt used.
+     */
+    using observer = std::function<void(const upstream_target& target, const dane::lookup_result& lookup,
+                                        const connect_result& result)>;
 
     /**
      * @param cache the TLSA cache (whose lookups complete on the resolver's strand).
      * @param context a client context prepared by dane::prepare_upstream_context: empty trust
      *        store, no verify callback, no host name verification.
      */
-    upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<boost::asio::ssl::context> context);
+    upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<boost::asio::ssl::context> context,
+                       observer observe = nullptr);
 
     /**
      * Starts one attempt. Every intermediate handler, and @p done, run on @p executor (the
@@ -102,6 +114,7 @@ private:
     dane::tlsa_cache& cache_;
     std::shared_ptr<boost::asio::ssl::context> context_;
     std::shared_ptr<dane::tls_session_cache> sessions_;
+    std::shared_ptr<const observer> observe_;  // shared with attempts in flight
 };
 
 /**

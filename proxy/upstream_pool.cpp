@@ -41,9 +41,25 @@ upstream_pool::~upstream_pool()
     }
 }
 
+in_use_counter& upstream_pool::counter_for(const upstream_connection& connection)
+{
+    auto& counter = in_use_[{connection.host, connection.port}];
+    if (!counter) {
+        counter = std::make_shared<std::atomic<std::int64_t>>(0);
+    }
+    return counter;
+}
+
+void upstream_pool::mark_in_use(upstream_connection& connection)
+{
+    std::lock_guard lock(mutex_);
+    connection.in_use = in_use_mark(counter_for(connection));
+}
+
 void upstream_pool::release(std::unique_ptr<upstream_connection> connection, clock::time_point now)
 {
     std::lock_guard lock(mutex_);
+    connection->in_use.clear();
     if (max_idle_ == 0) {
         close_connection(*connection);
         return;
@@ -70,6 +86,7 @@ std::unique_ptr<upstream_connection> upstream_pool::acquire(const std::string& h
         if (current && now - it->since < idle_timeout_ && still_open(connection)) {
             auto taken = std::move(it->connection);
             idle_.erase(it);
+            taken->in_use = in_use_mark(counter_for(*taken));
             return taken;
         }
         // DESIGN §1: authenticated by an RRset that is gone, expired, or closed by the peer.
@@ -99,6 +116,23 @@ std::uint64_t upstream_pool::retired() const
 {
     std::lock_guard lock(mutex_);
     return retired_;
+}
+
+std::vector<endpoint_pool_counts> upstream_pool::counts() const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<endpoint_pool_counts> out;
+    for (const auto& [endpoint, counter] : in_use_) {
+        endpoint_pool_counts counts;
+        counts.host = endpoint.first;
+        counts.port = endpoint.second;
+        counts.in_use = counter->load(std::memory_order_relaxed);
+        for (const auto& entry : idle_) {
+            counts.idle += entry.connection->host == counts.host && entry.connection->port == counts.port ? 1 : 0;
+        }
+        out.push_back(std::move(counts));
+    }
+    return out;
 }
 
 }  // namespace danegate::proxy

@@ -11,11 +11,22 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace danegate::proxy {
+
+/** The connections of one endpoint, as the admin listener reports them. */
+struct endpoint_pool_counts {
+    std::string host;
+    std::uint16_t port = 0;
+    std::size_t idle = 0;     ///< held by the pool
+    std::int64_t in_use = 0;  ///< held by sessions (requests, tunnels)
+};
 
 class upstream_pool {
 public:
@@ -25,6 +36,12 @@ public:
     ~upstream_pool();
     upstream_pool(const upstream_pool&) = delete;
     upstream_pool& operator=(const upstream_pool&) = delete;
+
+    /**
+     * Counts @p connection as in use until it is released or destroyed. The connector marks each
+     * new connection; acquire() marks the connections it hands out.
+     */
+    void mark_in_use(upstream_connection& connection);
 
     /**
      * Keeps @p connection for reuse (closing the oldest idle one when max_idle is reached).
@@ -48,6 +65,8 @@ public:
     std::size_t idle() const;
     /** Connections closed because their TLSA RRset was no longer the current one. */
     std::uint64_t retired() const;
+    /** Idle and in-use connections per endpoint that ever had one, ordered by host and port. */
+    std::vector<endpoint_pool_counts> counts() const;
 
 private:
     struct idle_connection {
@@ -60,6 +79,10 @@ private:
     mutable std::mutex mutex_;
     std::deque<idle_connection> idle_;  // oldest first
     std::uint64_t retired_ = 0;
+    // One counter per endpoint; few (the configured endpoints), and kept for the pool's life.
+    std::map<std::pair<std::string, std::uint16_t>, in_use_counter> in_use_;
+
+    in_use_counter& counter_for(const upstream_connection& connection);  // mutex_ held
 };
 
 /** Whether the peer has not closed @p connection's socket and sent nothing unexpected since. */

@@ -100,5 +100,43 @@ TEST_F(upstream_pool_test, max_idle_zero_keeps_nothing)
     EXPECT_EQ(pool.idle(), 0u);
 }
 
+/** The counts of @p host:@p port in @p pool, or all zero. */
+proxy::endpoint_pool_counts counts_of(const upstream_pool& pool, const std::string& host, std::uint16_t port)
+{
+    for (const auto& c : pool.counts()) {
+        if (c.host == host && c.port == port) {
+            return c;
+        }
+    }
+    return {host, port, 0, 0};
+}
+
+TEST_F(upstream_pool_test, counts_connections_in_use_and_idle_per_endpoint)
+{
+    upstream_pool pool(8, 60s);
+    auto first = connection("a.example", 443, digest_a);
+    auto second = connection("a.example", 443, digest_a);
+    auto other = connection("b.example", 443, digest_a);
+    pool.mark_in_use(*first);
+    pool.mark_in_use(*second);
+    pool.mark_in_use(*other);
+    EXPECT_EQ(counts_of(pool, "a.example", 443).in_use, 2);
+    EXPECT_EQ(counts_of(pool, "b.example", 443).in_use, 1);
+
+    pool.release(std::move(first), now_);
+    EXPECT_EQ(counts_of(pool, "a.example", 443).in_use, 1) << "released: idle, no longer in use";
+    EXPECT_EQ(counts_of(pool, "a.example", 443).idle, 1u);
+
+    auto again = pool.acquire("a.example", 443, digest_a, now_);
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(counts_of(pool, "a.example", 443).in_use, 2) << "acquired: in use again";
+    EXPECT_EQ(counts_of(pool, "a.example", 443).idle, 0u);
+
+    again.reset();
+    other.reset();
+    EXPECT_EQ(counts_of(pool, "a.example", 443).in_use, 1) << "closed while in use: uncounted";
+    EXPECT_EQ(counts_of(pool, "b.example", 443).in_use, 0);
+}
+
 }  // namespace
 }  // namespace danegate::test
