@@ -86,7 +86,15 @@ protected:
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
                                  "limits: { idle_timeout: 1s, header_timeout: 1s }\n"
                                  "log: { access: " << access_log_.string() << " }\n";
+        const auto echo_before = bed().echo_connections().size();
         proxy_ = start_danegate_run(config, bed().dir() / "tcp-proxy-e2e.log", port_);
+        // The start-up live check connects to the echo server too; it records the connection
+        // when its side of the handshake ends, which may be after danegate logged the check
+        // (under ASan, noticeably). Tests count the echo server's connections from here on.
+        for (int i = 0; i < 200 && bed().echo_connections().size() == echo_before; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        ASSERT_EQ(bed().echo_connections().size(), echo_before + 1) << "the live check's connection to the echo server";
     }
 
     static void TearDownTestSuite() { proxy_.reset(); }
