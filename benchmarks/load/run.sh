@@ -2,7 +2,7 @@
 # The load comparison (issue #3, ground for issue #5 §1): one command, one run, several candidates
 # behind the same TLS backend on one machine. See benchmarks/README.md ("Load comparison").
 #
-#   benchmarks/load/run.sh                 build, then 3 interleaved repetitions of 10 s per candidate
+#   benchmarks/load/run.sh                 build, then 3 interleaved repetitions of 10 s per workload and candidate
 #   benchmarks/load/run.sh --smoke         1 repetition of ~1 s per workload, no warm-up (scripts/test)
 #
 # Options (environment variables in brackets; options win):
@@ -28,10 +28,11 @@
 #                               then idle: the proxy's RSS growth per connection (KiB);
 #                             rollover (danegate only): keepalive while the backend's TLSA RRset
 #                               (TTL 2 s, served by an NSD on loopback) changes every ROLL_INTERVAL s
-#   --backend nginx|test      nginx with a fixed 100-byte body (default), or
-#                             build/tests/support/danegate_http_test_backend (GET /bytes/100)
+#   --backend nginx|test      nginx with a fixed 100-byte body and a 64 KiB file at /big (default), or
+#                             build/tests/support/danegate_http_test_backend (GET /bytes/100, /bytes/65536)
 #   --access-log              proxies write an access log to a file (default: off for all) [ACCESS_LOG=1]
-#   --no-build                do not run scripts/build (DANEGATE=/path/to/danegate implies it)
+#   --no-build                do not run scripts/build (DANEGATE=/path/to/danegate implies it;
+#                             HANDSHAKE_CLIENT=/path/to/bench_handshake_client overrides the built one)
 #   --results DIR             where results go [RESULTS, build/benchmarks/load]; a run-* folder per run
 #   --keep                    keep the temporary folder (configs, keys, zone, logs) and print its path
 # CPU placement: the load generator and the backend on core LOAD_CPU (0), each proxy alone on
@@ -42,8 +43,8 @@
 #
 # Exit status: 0 when every check passed and no run had an error; 1 when a candidate failed its
 # check (not 200 with the body, danegate not DANE-authenticated, the wrong-TLSA twin not 502), died,
-# or any measured or warm-up run had a socket error or an error status, a resumed handshake, or an
-# idle connection that did not stay open; 2 on usage errors.
+# or any measured or warm-up run had a socket error or an error status, a resumed handshake, an
+# idle connection that did not stay open, or a rollover run without a TLSA change; 2 on usage errors.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -166,14 +167,18 @@ client=${HANDSHAKE_CLIENT:-$root/build/benchmarks/bench_handshake_client}
 if in_list handshake "${workloads[@]}" || in_list idle "${workloads[@]}"; then
   [ -x "$client" ] || fail "$client not found: run scripts/build (target bench_handshake_client)"
 fi
-# The idle workload holds IDLE_CONNECTIONS client connections, and a proxy two descriptors for each
-# (plus its upstream connections): raise the descriptor limit (as root, the hard limit too).
+# The idle workload holds IDLE_CONNECTIONS client connections: every proxy accepts conn_limit
+# connections, and gets up to fd_limit descriptors (2 per connection + 1024 where the hard limit
+# allows; a proxy needs one per client connection plus its upstream connections).
+conn_limit=$((IDLE_CONNECTIONS + 1024))
 fd_need=$((2 * IDLE_CONNECTIONS + 1024))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$fd_need" ]; then
-  ulimit -n "$fd_need" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  ulimit -n "$fd_need" 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fi
-if in_list idle "${workloads[@]}" && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$fd_need" ]; then
-  say "warning: ulimit -n is $(ulimit -n), below the $fd_need the idle workload needs: expect errors"
+fd_limit=$fd_need
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$fd_need" ]; then fd_limit=$(ulimit -n); fi
+if in_list idle "${workloads[@]}" && [ "$fd_limit" -lt "$conn_limit" ]; then
+  say "warning: ulimit -n is $fd_limit, below the $conn_limit the idle workload needs: expect errors"
 fi
 
 # CPU placement. With one core there is nothing to separate: run unpinned and say so.
@@ -387,8 +392,8 @@ master_process off;
 worker_processes 1;
 pid $dir/backend/nginx.pid;
 error_log $dir/backend/error.log warn;
-worker_rlimit_nofile $fd_need;
-events { worker_connections $fd_need; }
+worker_rlimit_nofile $fd_limit;
+events { worker_connections $fd_limit; }
 http {
   access_log off;
   client_body_temp_path $dir/backend/tmp-body;
@@ -473,8 +478,8 @@ master_process off;
 worker_processes 1;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
-worker_rlimit_nofile $fd_need;
-events { worker_connections $fd_need; }
+worker_rlimit_nofile $fd_limit;
+events { worker_connections $fd_limit; }
 http {
   $access
   client_body_temp_path $d/tmp-body;
@@ -523,10 +528,13 @@ start_haproxy() {
   cat >"$d/haproxy.cfg" <<EOF
 global
   nbthread 1
-  maxconn $fd_need
+  maxconn $conn_limit
+  # haproxy wants 2 descriptors per maxconn and refuses to start without them; with a hard limit
+  # below that (20000 here) it runs anyway: idle needs one per client connection plus the pool.
+  no strict-limits
 defaults
   mode http
-  maxconn $fd_need
+  maxconn $conn_limit
   timeout connect 5s
   timeout client 300s
   timeout server 300s
@@ -561,7 +569,7 @@ danegate_config() {
 threads: 1
 resolver: $resolver
 $admin
-limits: { max_connections: $fd_need, idle_timeout: 5m }
+limits: { max_connections: $conn_limit, idle_timeout: 5m }
 listeners:
   - name: bench
     address: 127.0.0.1:$2
