@@ -337,6 +337,12 @@ TEST(admin_readiness_e2e, ready_when_every_upstream_authenticated_and_not_while_
     EXPECT_THAT(draining.body, HasSubstr("draining"));
     slow.join();
     EXPECT_EQ(status_of(in_flight), 200) << "the request in flight finished";
+    // The drain ends by itself once the request is done: wait for that exit rather than send a
+    // second SIGTERM, which could land after the signal handler is gone and kill the process.
+    for (int i = 0; i < 400 && proxy.process().running(); ++i) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_FALSE(proxy.process().running()) << "the drain ended and danegate exited";
     proxy.stop();
 }
 
