@@ -34,6 +34,7 @@
 #include <array>
 #include <limits>
 #include <optional>
+#include <span>
 
 namespace danegate::proxy {
 
@@ -52,6 +53,61 @@ constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 std::string to_text(beast::string_view view)
 {
     return {view.data(), view.size()};
+}
+
+/**
+ * Serializes what @p serializer has ready (the header, the body bytes given to it, chunk framing)
+ * into @p out, so that it goes out in one write: Asio's SSL stream writes one buffer of a
+ * sequence per call, so Beast's separate header, body and chunk buffers would each cost a TLS
+ * record and a system call. Copying a header and at most one 16 KiB chunk costs less.
+ */
+template <class Serializer>
+error_code gather(Serializer& serializer, std::string& out)
+{
+    out.clear();
+    error_code ec;
+    while (!serializer.is_done()) {
+        std::size_t taken = 0;
+        serializer.next(ec, [&](error_code&, const auto& buffers) {
+            for (const auto buffer : beast::buffers_range_ref(buffers)) {
+                out.append(static_cast<const char*>(buffer.data()), buffer.size());
+                taken += buffer.size();
+            }
+        });
+        if (ec) {
+            break;
+        }
+        serializer.consume(taken);
+    }
+    if (ec == http::error::need_buffer) {
+        ec = {};  // everything given is out; more body is to come
+    }
+    return ec;
+}
+
+/**
+ * Moves body bytes that already arrived (read along with the header, or with the chunk before)
+ * from @p from into @p chunk through @p parser, without I/O. @return how many bytes it placed.
+ */
+template <class Parser>
+std::size_t take_buffered_body(Parser& parser, beast::flat_buffer& from, std::span<char> chunk, error_code& ec)
+{
+    auto& body = parser.get().body();
+    body.data = chunk.data();
+    body.size = chunk.size();
+    parser.eager(true);
+    while (!parser.is_done() && from.size() > 0 && body.size > 0) {
+        const auto used = parser.put(from.data(), ec);
+        from.consume(used);
+        if (ec == http::error::need_more || ec == http::error::need_buffer) {
+            ec = {};  // the rest is still to be read, or the chunk is full
+            break;
+        }
+        if (ec || used == 0) {
+            break;
+        }
+    }
+    return chunk.size() - body.size;
 }
 
 class http_session : public std::enable_shared_from_this<http_session> {
@@ -115,30 +171,51 @@ private:
         return net::bind_executor(client_.get_executor(), std::forward<Handler>(handler));
     }
 
-    // ---- deadlines (STYLE rec. 3): one timer, re-armed before every operation ---------------
+    // ---- deadlines (STYLE rec. 3): one deadline per operation, one lazy timer --------------
+    //
+    // Every operation gets a deadline (arm) that ends with it (disarm), but the timer is not
+    // cancelled and re-armed each time: that would cost two handler runs per operation, about
+    // ten per request. arm() and disarm() only record the deadline; the timer keeps waiting for
+    // the time it was set to and, when it fires, either acts on the deadline that is due or waits
+    // again for the current one. It is re-armed early only when a deadline comes before the
+    // time it waits for (a shorter timeout than the operation before).
 
     void arm(conf::duration timeout, side which)
     {
-        ++deadline_epoch_;
-        deadline_.expires_after(timeout);
-        deadline_.async_wait([self = shared_from_this(), epoch = deadline_epoch_, which](error_code ec) {
-            self->on_deadline(ec, epoch, which);
+        deadline_at_ = std::chrono::steady_clock::now() + timeout;
+        deadline_side_ = which;
+        if (!timer_waiting_ || deadline_at_ < deadline_.expiry()) {
+            wait_for_deadline();
+        }
+    }
+
+    void disarm() { deadline_at_ = no_deadline; }
+
+    void wait_for_deadline()
+    {
+        timer_waiting_ = true;
+        deadline_.expires_at(deadline_at_);  // cancels a wait for a later time, if any
+        deadline_.async_wait([self = shared_from_this(), wait = ++deadline_wait_](error_code ec) {
+            self->on_deadline(ec, wait);
         });
     }
 
-    void disarm()
+    void on_deadline(error_code ec, unsigned wait)
     {
-        ++deadline_epoch_;
-        deadline_.cancel();
-    }
-
-    void on_deadline(error_code ec, unsigned epoch, side which)
-    {
-        if (ec || epoch != deadline_epoch_) {
-            return;  // cancelled, or an older deadline that fired after its operation finished
+        if (wait != deadline_wait_) {
+            return;  // replaced by a wait for an earlier deadline
         }
+        timer_waiting_ = false;
+        if (ec || deadline_at_ == no_deadline) {
+            return;  // cancelled (the session closes), or no operation is pending
+        }
+        if (std::chrono::steady_clock::now() < deadline_at_) {
+            wait_for_deadline();  // the operation it was set for ended; a later one is pending
+            return;
+        }
+        deadline_at_ = no_deadline;
         error_code ignored;
-        if (which == side::upstream) {
+        if (deadline_side_ == side::upstream) {
             // Close only the upstream: the pending upstream operation fails and the client
             // can still get its 504.
             upstream_timed_out_ = true;
@@ -191,6 +268,11 @@ private:
         if (client_buffer_.size() > 0) {
             do_read_header();
             return;
+        }
+        // An idle connection keeps no large buffer (the idle-memory budget, issue 5): a gathered
+        // piece that grew to a body chunk goes; small ones are reused without allocating.
+        if (client_out_.capacity() > 4096) {
+            std::string().swap(client_out_);
         }
         waiting_idle_ = true;
         arm(limits_.idle_timeout, side::client);
@@ -396,9 +478,19 @@ private:
         // Keep-alive upstream (HTTP/1.1's default): the connection goes back to the pool after a
         // complete exchange.
         out.body().data = nullptr;
-        out.body().more = true;
+        out.body().more = !request_parser_->is_done();
         upstream_serializer_.emplace(out);
         arm(upstream_rt_->config.timeouts.response, side::upstream);
+        if (request_parser_->is_done()) {
+            // No body (most requests): header and end in one write.
+            if (const auto ec = gather(*upstream_serializer_, upstream_out_)) {
+                upstream_failed(stage::request_header, ec);
+                return;
+            }
+            net::async_write(upstream_->stream, net::buffer(upstream_out_),
+                             on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); }));
+            return;
+        }
         http::async_write_header(upstream_->stream, *upstream_serializer_,
                                  on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                      self->on_write_request_header(ec);
@@ -605,34 +697,22 @@ private:
         out.body().more = true;
         client_serializer_.emplace(out);
         responded_ = true;
-        arm(limits_.idle_timeout, side::client);
-        http::async_write_header(client_, *client_serializer_,
-                                 [self = shared_from_this()](error_code ec, std::size_t) {
-                                     self->on_write_response_header(ec);
-                                 });
+        relay_response_chunk();
     }
 
-    void on_write_response_header(error_code ec)
+    // The response goes out in pieces of at most one chunk (16 KiB) of body: the header with the
+    // body bytes that came with it, then each chunk read from the upstream. Each piece is one
+    // write (gather), and the upstream is read only when no buffered bytes are left.
+    void relay_response_chunk()
     {
-        disarm();
+        error_code ec;
+        const std::size_t got = take_buffered_body(*response_parser_, upstream_buffer_, buffer_, ec);
         if (ec) {
-            record_.detail = "writing the response: " + ec.message();
-            finish_exchange(false);
+            on_read_response_body(ec);
             return;
         }
-        do_relay_response_body();
-    }
-
-    void do_relay_response_body()
-    {
-        if (response_parser_->is_done()) {
-            auto& body = client_response_->body();
-            body.data = nullptr;
-            body.size = 0;
-            body.more = false;
-            arm(limits_.idle_timeout, side::client);
-            http::async_write(client_, *client_serializer_,
-                              [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_sent(ec); });
+        if (got > 0 || response_parser_->is_done() || !client_serializer_->is_header_done()) {
+            send_response_piece(got);  // a header is sent at once, even before any body arrives
             return;
         }
         auto& body = response_parser_->get().body();
@@ -662,31 +742,46 @@ private:
         }
         const std::size_t got = buffer_.size() - response_parser_->get().body().size;
         if (got == 0) {
-            do_relay_response_body();
+            relay_response_chunk();
             return;
         }
-        record_.bytes_out += got;
-        auto& body = client_response_->body();
-        body.data = buffer_.data();
-        body.size = got;
-        body.more = true;
-        arm(limits_.idle_timeout, side::client);
-        http::async_write(client_, *client_serializer_,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_write_response_body(ec); });
+        send_response_piece(got);
     }
 
-    void on_write_response_body(error_code ec)
+    /** Writes the header if not yet written, @p got bytes of buffer_, and the end when there. */
+    void send_response_piece(std::size_t got)
+    {
+        record_.bytes_out += got;
+        auto& body = client_response_->body();
+        body.data = got > 0 ? buffer_.data() : nullptr;
+        body.size = got;
+        body.more = !response_parser_->is_done();
+        // With no body bytes yet and more to come, Beast's serializer would hold the header back
+        // (need_buffer) rather than send it alone: ask for the header by itself then.
+        client_serializer_->split(got == 0 && body.more);
+        if (const auto ec = gather(*client_serializer_, client_out_)) {
+            record_.detail = "writing the response: " + ec.message();
+            finish_exchange(false);
+            return;
+        }
+        arm(limits_.idle_timeout, side::client);
+        net::async_write(client_, net::buffer(client_out_),
+                         [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_piece_sent(ec); });
+    }
+
+    void on_response_piece_sent(error_code ec)
     {
         disarm();
-        if (ec == http::error::need_buffer) {
-            ec = {};
-        }
         if (ec) {
             record_.detail = "writing the response: " + ec.message();
             finish_exchange(false);
             return;
         }
-        do_relay_response_body();
+        if (client_serializer_->is_done()) {
+            on_response_sent(ec);
+            return;
+        }
+        relay_response_chunk();
     }
 
     void on_response_sent(error_code ec)
@@ -912,10 +1007,26 @@ private:
         }
     }
 
+    /**
+     * The last step of every way the session ends: nothing can be pending after it, so the lazy
+     * timer's wait is cancelled too (it holds the session, which would otherwise live, counted
+     * as an open connection, until that wait expired).
+     */
+    void close_client()
+    {
+        error_code ignored;
+        client_.lowest_layer().close(ignored);
+        deadline_.cancel();
+    }
+
     void do_close()
     {
         close_upstream();
-        if (closing_ || !client_.lowest_layer().is_open()) {
+        if (!client_.lowest_layer().is_open()) {
+            deadline_.cancel();  // closed by a deadline or an error: the session ends now
+            return;
+        }
+        if (closing_) {
             return;
         }
         if (linger_on_close_) {
@@ -926,11 +1037,7 @@ private:
         // Send close_notify (RFC 8446 §6.1), bounded, then close the socket.
         arm(std::chrono::seconds(1) < limits_.idle_timeout ? conf::duration(std::chrono::seconds(1)) : limits_.idle_timeout,
             side::client);
-        client_.async_shutdown([self = shared_from_this()](error_code) {
-            self->disarm();
-            error_code ignored;
-            self->client_.lowest_layer().close(ignored);
-        });
+        client_.async_shutdown([self = shared_from_this()](error_code) { self->close_client(); });
     }
 
     /**
@@ -950,8 +1057,7 @@ private:
                              error_code ignored;
                              self->client_.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
                              if (ec) {
-                                 self->disarm();
-                                 self->client_.lowest_layer().close(ignored);
+                                 self->close_client();
                                  return;
                              }
                              self->do_discard_input();
@@ -964,9 +1070,7 @@ private:
         // decrypting them.
         client_.next_layer().async_read_some(net::buffer(buffer_), [self = shared_from_this()](error_code ec, std::size_t) {
             if (ec) {  // the client's FIN, a reset, or the deadline closed the socket
-                self->disarm();
-                error_code ignored;
-                self->client_.lowest_layer().close(ignored);
+                self->close_client();
                 return;
             }
             self->do_discard_input();
@@ -989,7 +1093,11 @@ private:
     conf::limits_config limits_;                        // generation_'s limits
     net::ssl::stream<tcp::socket> client_;
     net::steady_timer deadline_;
-    unsigned deadline_epoch_ = 0;  // which arm() the pending wait belongs to
+    static constexpr auto no_deadline = std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point deadline_at_ = no_deadline;  // of the pending operation
+    side deadline_side_ = side::client;  // which leg the pending operation is on
+    bool timer_waiting_ = false;         // deadline_ has a wait pending
+    unsigned deadline_wait_ = 0;         // the wait whose completion counts
     connection_tracker::entry tracked_;  // in state_->connections while this session lives
 
     std::string client_ip_;
@@ -999,6 +1107,8 @@ private:
     beast::flat_buffer client_buffer_;
     beast::flat_buffer upstream_buffer_;
     std::array<char, body_chunk> buffer_{};
+    std::string client_out_;    // one gathered piece of the response (header, chunk, framing)
+    std::string upstream_out_;  // a whole bodiless request, gathered
     const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
 
     std::optional<http::request_parser<http::buffer_body>> request_parser_;

@@ -58,8 +58,11 @@ tcp::endpoint listener::local_endpoint() const
 
 void listener::do_accept()
 {
-    // Each connection gets its own strand; its upstream leg will run on it too.
-    acceptor_.async_accept(net::make_strand(io_), [self = shared_from_this()](error_code ec, tcp::socket socket) {
+    // Each connection gets its own strand, which its upstream leg runs on too; with a single io
+    // thread the io_context itself serializes everything (proxy_state::io_threads).
+    const auto executor = state_->io_threads == 1 ? net::any_io_executor(io_.get_executor())
+                                                  : net::any_io_executor(net::make_strand(io_));
+    acceptor_.async_accept(executor, [self = shared_from_this()](error_code ec, tcp::socket socket) {
         self->on_accept(ec, std::move(socket));
     });
 }

@@ -145,6 +145,12 @@ struct proxy_state {
     std::unique_ptr<access_log> access;
     connection_tracker connections;
     std::atomic<bool> draining{false};
+    /**
+     * The io threads of the server, fixed at start. With one, every handler runs on that thread
+     * in turn, so connections need no strand of their own (a strand costs a lock and an executor
+     * copy per handler); with more, each connection gets one (DESIGN §4).
+     */
+    unsigned io_threads = 1;
     metrics counters;
     endpoint_status_board endpoints;  ///< the last verdict per upstream endpoint (/readyz, /metrics)
 

@@ -234,6 +234,7 @@ std::unique_ptr<server> server::create(std::shared_ptr<const conf::config> confi
     }
     state->resolver = std::move(*resolver);
     auto shared = std::make_shared<proxy_state>();
+    shared->io_threads = threads;
     dane::unbound_resolver* raw_resolver = state->resolver.get();
     metrics* counters = &shared->counters;
     state->cache = std::make_unique<dane::tlsa_cache>(

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -46,11 +47,12 @@ public:
 
     void start()
     {
-        // A warm cache answers inline, a cold one on the resolver's strand: either way continue
-        // on the session's strand, where every other step of this attempt runs.
+        // A warm cache answers inline, on the session's strand: go on at once (a post here cost a
+        // handler run per request). A cold one answers on the resolver's strand: dispatch then
+        // posts to the session's strand, where every other step of this attempt runs.
         cache_.async_get(target_.host, target_.port,
                          [self = shared_from_this()](std::shared_ptr<const dane::lookup_result> lookup) {
-                             net::post(self->executor_, [self, lookup = std::move(lookup)]() mutable {
+                             net::dispatch(self->executor_, [self, lookup = std::move(lookup)]() mutable {
                                  self->on_lookup(std::move(lookup));
                              });
                          });

@@ -103,7 +103,8 @@ public:
      * leg). Nothing is sent to the upstream unless the TLSA lookup gave secure, usable records.
      * With a pool, an idle connection authenticated under the current TLSA RRset is handed out
      * (from_pool) before a new one is made; new connections offer a TLS session remembered under
-     * that same RRset.
+     * that same RRset. Called on @p executor with the answer at hand (a warm cache, an idle
+     * connection), @p done runs before async_connect returns: call it last.
      */
     void async_connect(boost::asio::any_io_executor executor, upstream_target target, handler done) const;
 

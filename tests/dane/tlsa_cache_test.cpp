@@ -176,7 +176,7 @@ protected:
                 result->host = host;
                 result->port = port;
                 result->status = next_status_;
-                result->ttl = 100s;
+                result->ttl = next_ttl_;
                 done(std::move(result));
             },
             [this] { return now_; });
@@ -191,6 +191,7 @@ protected:
 
     std::map<std::string, int> lookups_;
     dns_status next_status_ = dns_status::secure_records;
+    std::chrono::seconds next_ttl_{100};
     clock_type::time_point now_ = clock_type::time_point{} + 1h;
 };
 
@@ -226,6 +227,38 @@ TEST_F(tlsa_cache_bookkeeping, a_failed_refresh_keeps_the_answer_whose_ttl_still
     EXPECT_EQ(lookups_["a.example"], 3);
     now_ += 30s;
     EXPECT_EQ(get(cache, "a.example")->status, dns_status::dns_error) << "past its TTL, the error shows";
+}
+
+TEST_F(tlsa_cache_bookkeeping, a_refresh_answered_from_the_resolvers_cache_does_not_cascade)
+{
+    auto cache = make({});
+    get(cache, "a.example");  // TTL 100 s, refresh due at 75 s
+    now_ += 80s;
+    next_ttl_ = 20s;  // the resolver's cached copy: the same answer with what is left of its TTL
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 2) << "the refresh ahead of expiry";
+    now_ += 16s;  // past 75 % of the 20 s the refresh brought: no refresh of the refresh
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 2);
+    EXPECT_EQ(cache.stats().refreshes, 1u);
+    EXPECT_EQ(cache.stats().misses, 1u) << "still hits until the first answer's expiry";
+    now_ += 5s;  // 101 s: expired
+    next_ttl_ = 100s;
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 3) << "the next lookup comes at expiry, when the resolver's copy is gone too";
+    EXPECT_EQ(cache.stats().misses, 2u);
+}
+
+TEST_F(tlsa_cache_bookkeeping, a_refresh_with_a_fresh_ttl_extends_the_answer)
+{
+    auto cache = make({});
+    get(cache, "a.example");
+    now_ += 80s;
+    get(cache, "a.example");  // refreshed with a full 100 s from the authority
+    now_ += 90s;              // 170 s: past the first answer's TTL, within the refreshed one
+    get(cache, "a.example");
+    EXPECT_EQ(cache.stats().misses, 1u);
+    EXPECT_EQ(lookups_["a.example"], 3) << "and refreshed again late in the new TTL";
 }
 
 TEST_F(tlsa_cache_bookkeeping, names_differing_in_case_or_trailing_dot_share_an_entry)
