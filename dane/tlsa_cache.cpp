@@ -143,6 +143,14 @@ struct tlsa_cache::impl : std::enable_shared_from_this<impl> {
                 e.value = result;
                 e.expires = std::min(e.expires, t + cache_ttl(*result) + std::chrono::seconds{1});
                 e.refresh_at = e.expires;
+            } else if (e.value && same_answer(*e.value, *result) && cache_ttl(*result) < std::chrono::seconds{1}) {
+                // The same answer with TTL 0 after the entry expired: the resolver's copy in its
+                // last second (it counts whole seconds). Cached for 0 s, every request would wait
+                // for a lookup until that second ends (measured: a third of requests under a 2 s
+                // TTL). Keep it for that second, then ask again.
+                e.value = result;
+                e.expires = t + std::chrono::seconds{1};
+                e.refresh_at = e.expires;
             } else {
                 const auto ttl = cache_ttl(*result);
                 e.value = result;

@@ -249,6 +249,30 @@ TEST_F(tlsa_cache_bookkeeping, a_refresh_answered_from_the_resolvers_cache_does_
     EXPECT_EQ(cache.stats().misses, 2u);
 }
 
+TEST_F(tlsa_cache_bookkeeping, the_resolvers_last_second_of_an_answer_is_kept_for_that_second)
+{
+    auto cache = make({});
+    get(cache, "a.example");
+    now_ += 101s;  // expired
+    next_ttl_ = 0s;  // the resolver still holds it, in its last second
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 2);
+    now_ += 500ms;
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 2) << "a hit, not a lookup per request";
+    now_ += 600ms;
+    next_ttl_ = 100s;
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 3) << "asked again once that second is over";
+    // The twin: another answer with TTL 0 is not stretched (it is not the resolver's old copy).
+    now_ += 101s;
+    next_status_ = dns_status::secure_nodata;
+    next_ttl_ = 0s;
+    get(cache, "a.example");
+    get(cache, "a.example");
+    EXPECT_EQ(lookups_["a.example"], 5) << "a TTL-0 answer that differs is not kept";
+}
+
 TEST_F(tlsa_cache_bookkeeping, a_refresh_with_a_fresh_ttl_extends_the_answer)
 {
     auto cache = make({});
