@@ -43,6 +43,9 @@ public:
 
     void write(const access_record& record) const;
 
+    /** Whether lines are written at all: sessions skip building fields only the log reads. */
+    bool enabled() const noexcept { return logger_ != nullptr; }
+
 private:
     std::shared_ptr<spdlog::logger> logger_;  // null when off
 };

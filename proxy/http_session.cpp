@@ -456,11 +456,14 @@ private:
             return;
         }
         upstream_ = std::move(result.connection);
-        if (result.verdict.matched) {
-            record_.matched = result.verdict.matched->to_string();
+        // Only the access log reads these two (error paths name the endpoint, set above).
+        if (state_->access->enabled()) {
+            if (result.verdict.matched) {
+                record_.matched = result.verdict.matched->to_string();
+            }
+            record_.upstream = endpoint_->host() + ":" + std::to_string(endpoint_->port()) + " (" +
+                               upstream_->endpoint.address().to_string() + ")";
         }
-        record_.upstream = endpoint_->host() + ":" + std::to_string(endpoint_->port()) + " (" +
-                           upstream_->endpoint.address().to_string() + ")";
         do_write_request_header();
     }
 
