@@ -7,6 +7,7 @@
 #include "proxy/http_session.hpp"
 
 #include "proxy/byte_relay.hpp"
+#include "proxy/tls_stream.hpp"
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
@@ -15,7 +16,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -987,7 +988,7 @@ private:
     std::shared_ptr<const generation> generation_;  // the configuration this session serves under
     std::shared_ptr<const listener_runtime> listener_;  // from generation_
     conf::limits_config limits_;                        // generation_'s limits
-    net::ssl::stream<tcp::socket> client_;
+    tls_stream client_;
     net::steady_timer deadline_;
     unsigned deadline_epoch_ = 0;  // which arm() the pending wait belongs to
     connection_tracker::entry tracked_;  // in state_->connections while this session lives
