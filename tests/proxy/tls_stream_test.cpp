@@ -418,6 +418,36 @@ TEST_F(tls_stream_test, a_moved_connected_stream_keeps_working)
     EXPECT_EQ(SSL_get_fd(again.native_handle()), again.next_layer().native_handle());
 }
 
+TEST_F(tls_stream_test, a_key_update_requested_by_the_peer_is_answered_from_inside_the_read)
+{
+    auto [client, server] = connected_pair();
+    // RFC 8446 §4.6.3: update_requested makes the server's SSL_read send its own KeyUpdate, a
+    // write from inside a read. Both directions must keep working with the new keys afterwards.
+    ASSERT_EQ(SSL_key_update(client.native_handle(), SSL_KEY_UPDATE_REQUESTED), 1);
+    std::string request(10, '\0');
+    std::string reply(5, '\0');
+    bool replied = false;
+    bool read_reply = false;
+    net::async_write(client, net::buffer(std::string_view("after keys")), [](error_code ec, std::size_t) {
+        EXPECT_FALSE(ec) << ec.message();
+    });
+    net::async_read(server, net::buffer(request), [&](error_code ec, std::size_t) {
+        ASSERT_FALSE(ec) << ec.message();
+        net::async_write(server, net::buffer(std::string_view("fresh")), [&](error_code write_ec, std::size_t) {
+            EXPECT_FALSE(write_ec) << write_ec.message();
+            replied = true;
+        });
+    });
+    net::async_read(client, net::buffer(reply), [&](error_code ec, std::size_t) {
+        EXPECT_FALSE(ec) << ec.message();
+        read_reply = true;
+    });
+    run_until([&] { return replied && read_reply; });
+    EXPECT_EQ(request, "after keys");
+    EXPECT_EQ(reply, "fresh");
+    EXPECT_EQ(SSL_get_key_update_type(server.native_handle()), SSL_KEY_UPDATE_NONE) << "the server's answer is still pending";
+}
+
 TEST_F(tls_stream_test, beast_http_exchange_works_over_it)
 {
     auto [client, server] = connected_pair();
