@@ -22,6 +22,7 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,7 +31,9 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+// The sanitizer runtimes replace malloc (mallinfo2 then says nothing) and export this counter;
+// declared here because Debian's gcc ships the runtime without <sanitizer/allocator_interface.h>.
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #define DANEGATE_TEST_SANITIZER_HEAP 1
 #endif
 
