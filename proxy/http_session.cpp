@@ -195,8 +195,23 @@ private:
         }
         waiting_idle_ = true;
         arm(limits_.idle_timeout, side::client);
+        // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
+        // and no parser. The last exchange has been reported, so its state can go now rather
+        // than at the next request; the read buffer is taken only once bytes arrive.
+        reset_request();
+        client_buffer_.shrink_to_fit();
+        upstream_buffer_.shrink_to_fit();
+        client_.async_wait_readable([self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+    }
+
+    void on_readable(error_code ec)
+    {
+        if (ec) {
+            on_first_bytes(ec, 0);
+            return;
+        }
         client_.async_read_some(client_buffer_.prepare(4096),
-                                [self = shared_from_this()](error_code ec, std::size_t n) { self->on_first_bytes(ec, n); });
+                                [self = shared_from_this()](error_code read_ec, std::size_t n) { self->on_first_bytes(read_ec, n); });
     }
 
     /**

@@ -225,6 +225,11 @@ bool tls_stream::attach(error_code& ec)
     return true;
 }
 
+bool tls_stream::readable_now(error_code& ec)
+{
+    return attach(ec) && SSL_has_pending(ssl_.get()) == 1;
+}
+
 want tls_stream::handshake_once(handshake_type type, error_code& ec)
 {
     if (!attach(ec)) {

@@ -163,6 +163,19 @@ public:
     }
 
     /**
+     * Completes when a read would find something: OpenSSL already holds bytes (SSL_has_pending),
+     * or the socket is readable. Lets an idle connection wait without a read buffer, and take
+     * one only when a request begins (nginx does the same). A reading operation: it must not
+     * overlap an async_read_some. Completion: void(error_code).
+     */
+    template <class Token>
+    auto async_wait_readable(Token&& token)
+    {
+        return boost::asio::async_compose<Token, void(boost::system::error_code)>(
+            tls_detail::io_op<tls_stream, readable_step>(*this, readable_step{}), token, socket_);
+    }
+
+    /**
      * Reads at most one TLS record's plaintext into the first non-empty buffer.
      * Completion: void(error_code, std::size_t); error::eof after the peer's close_notify,
      * ssl::error::stream_truncated after a TCP end without one.
@@ -210,6 +223,8 @@ private:
 
     // One non-blocking OpenSSL call each, in tls_stream.cpp. They return what to wait for, or
     // nothing with `ec` set (or clear: done).
+    /** Whether OpenSSL holds unread bytes; false with ec set when the socket is closed. */
+    bool readable_now(boost::system::error_code& ec);
     tls_detail::want handshake_once(handshake_type type, boost::system::error_code& ec);
     tls_detail::want shutdown_once(boost::system::error_code& ec);
     tls_detail::want read_once(void* data, std::size_t size, std::size_t& read, boost::system::error_code& ec);
@@ -224,6 +239,22 @@ private:
     struct shutdown_step {
         static constexpr bool has_size = false;
         tls_detail::want operator()(tls_stream& s, boost::system::error_code& ec) { return s.shutdown_once(ec); }
+    };
+
+    struct readable_step {
+        static constexpr bool has_size = false;
+        bool waited = false;
+        tls_detail::want operator()(tls_stream& s, boost::system::error_code& ec)
+        {
+            if (waited) {
+                return tls_detail::want::nothing;  // the socket became readable
+            }
+            if (s.readable_now(ec) || ec) {
+                return tls_detail::want::nothing;
+            }
+            waited = true;
+            return tls_detail::want::read;
+        }
     };
 
     struct read_step {

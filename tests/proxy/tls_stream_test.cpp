@@ -451,6 +451,36 @@ TEST_F(tls_stream_test, a_key_update_requested_by_the_peer_is_answered_from_insi
     EXPECT_EQ(SSL_get_key_update_type(server.native_handle()), SSL_KEY_UPDATE_NONE) << "the server's answer is still pending";
 }
 
+TEST_F(tls_stream_test, wait_readable_completes_when_bytes_arrive_and_at_once_when_openssl_holds_some)
+{
+    auto [client, server] = connected_pair();
+    std::optional<error_code> readable;
+    server.async_wait_readable([&](error_code ec) { readable = ec; });
+    io_.restart();
+    io_.poll();
+    EXPECT_FALSE(readable.has_value()) << "nothing was sent yet";
+    net::async_write(client, net::buffer(std::string_view("0123456789")), [](error_code, std::size_t) {});
+    run_until([&] { return readable.has_value(); });
+    EXPECT_FALSE(*readable);
+
+    // Read part of the record: the rest stays inside OpenSSL, with nothing left on the socket.
+    std::string part(4, '\0');
+    std::optional<error_code> read_ec;
+    server.async_read_some(net::buffer(part), [&](error_code ec, std::size_t) { read_ec = ec; });
+    run_until([&] { return read_ec.has_value(); });
+    EXPECT_EQ(part, "0123");
+    readable.reset();
+    server.async_wait_readable([&](error_code ec) { readable = ec; });
+    run_until([&] { return readable.has_value(); });
+    EXPECT_FALSE(*readable);
+
+    server.next_layer().close();
+    readable.reset();
+    server.async_wait_readable([&](error_code ec) { readable = ec; });
+    run_until([&] { return readable.has_value(); });
+    EXPECT_EQ(*readable, net::error::bad_descriptor);
+}
+
 TEST_F(tls_stream_test, beast_http_exchange_works_over_it)
 {
     auto [client, server] = connected_pair();
