@@ -6,7 +6,7 @@
 // the idle timeout; it is armed once per timeout period and compares against the time of the last
 // byte moved, instead of being re-armed (cancel + wait) for every chunk.
 //
-// Half-close, and why it does not use ssl::stream::async_shutdown: Asio's shutdown calls
+// Half-close, and why it does not use tls_stream::async_shutdown: that shutdown (like Asio's) calls
 // SSL_shutdown twice; the second call wants the peer's close_notify and makes the operation read
 // from the socket, which must not run while the other direction's async_read_some is pending on
 // the same stream (two reads on one SSL). We only need to *send* close_notify (RFC 8446 §6.1: it
@@ -128,7 +128,7 @@ private:
                              }));
             return;
         }
-        // The ssl stream reports a close_notify as eof, and a TCP FIN without one as
+        // The TLS stream reports a close_notify as eof, and a TCP FIN without one as
         // stream_truncated (RFC 8446 §6.1 calls that a truncation; for a byte relay it still
         // ends the direction, and the result's detail says so).
         if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) {

@@ -4,8 +4,9 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include "proxy/tls_stream.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -14,9 +15,6 @@
 #include <string>
 
 namespace danegate::proxy {
-
-/** The same type as upstream_stream in upstream_connector.hpp. */
-using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
 /** How a relay ended. */
 struct relay_result {

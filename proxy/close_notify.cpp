@@ -15,7 +15,8 @@ bool take_close_notify(SSL* ssl, std::string& record)
         return false;
     }
     // SSL_set0_wbio releases the SSL's reference to the old write BIO: the one added above keeps
-    // Asio's BIO pair alive (it is also the read BIO), and is handed back by the second call.
+    // it alive (tls_stream's socket BIO is also the read BIO, as SSL_set_fd's would be), and is
+    // handed back by the second call.
     SSL_set0_wbio(ssl, memory);
     ERR_clear_error();
     const int sent = SSL_shutdown(ssl);  // 0: sent, the peer's not received yet; 1: both done

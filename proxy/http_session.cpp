@@ -7,6 +7,7 @@
 #include "proxy/http_session.hpp"
 
 #include "proxy/byte_relay.hpp"
+#include "proxy/tls_stream.hpp"
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
@@ -15,7 +16,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -295,8 +296,23 @@ private:
         }
         waiting_idle_ = true;
         arm(limits_.idle_timeout, side::client);
+        // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
+        // and no parser. The last exchange has been reported, so its state can go now rather
+        // than at the next request; the read buffer is taken only once bytes arrive.
+        reset_request();
+        client_buffer_.shrink_to_fit();
+        upstream_buffer_.shrink_to_fit();
+        client_.async_wait_readable([self = shared_from_this()](error_code ec) { self->on_readable(ec); });
+    }
+
+    void on_readable(error_code ec)
+    {
+        if (ec) {
+            on_first_bytes(ec, 0);
+            return;
+        }
         client_.async_read_some(client_buffer_.prepare(4096),
-                                [self = shared_from_this()](error_code ec, std::size_t n) { self->on_first_bytes(ec, n); });
+                                [self = shared_from_this()](error_code read_ec, std::size_t n) { self->on_first_bytes(read_ec, n); });
     }
 
     /**
@@ -1115,7 +1131,7 @@ private:
     std::shared_ptr<const generation> generation_;  // the configuration this session serves under
     std::shared_ptr<const listener_runtime> listener_;  // from generation_
     conf::limits_config limits_;                        // generation_'s limits
-    net::ssl::stream<tcp::socket> client_;
+    tls_stream client_;
     net::steady_timer deadline_;
     static constexpr auto no_deadline = std::chrono::steady_clock::time_point::max();
     std::chrono::steady_clock::time_point deadline_at_ = no_deadline;  // of the pending operation

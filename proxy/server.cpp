@@ -208,7 +208,11 @@ struct server::impl {
 
     void sweep_pools(std::chrono::steady_clock::time_point now)
     {
-        for (auto& upstream : state->current()->upstreams) {
+        // Held for the loop: a range-for over state->current()->upstreams would drop the
+        // temporary shared_ptr at once (C++20), and a reload on another thread could then free
+        // the generation mid-sweep (TSan saw ~upstream_pool race sweep under reload_e2e).
+        const auto generation = state->current();
+        for (const auto& upstream : generation->upstreams) {
             upstream->pool.sweep(now);
         }
     }

@@ -14,11 +14,12 @@
 #include "proxy/tcp_session.hpp"
 
 #include "proxy/byte_relay.hpp"
+#include "proxy/tls_stream.hpp"
 #include "proxy/errc.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <openssl/ssl.h>
@@ -217,7 +218,7 @@ private:
     std::shared_ptr<const generation> generation_;  // the configuration this relay serves under
     std::shared_ptr<const listener_runtime> listener_;  // from generation_
     conf::limits_config limits_;                        // generation_'s limits
-    net::ssl::stream<tcp::socket> client_;
+    tls_stream client_;
     net::steady_timer deadline_;
     std::chrono::steady_clock::time_point started_;
     access_record record_;

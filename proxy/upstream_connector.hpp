@@ -9,11 +9,11 @@
 #include "dane/errc.hpp"
 #include "dane/policy.hpp"
 #include "proxy/in_use_mark.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <array>
@@ -31,7 +31,8 @@ struct lookup_result;
 
 namespace danegate::proxy {
 
-using upstream_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+/** TLS on the socket's descriptor, no per-stream buffers (see tls_stream.hpp). */
+using upstream_stream = tls_stream;
 
 /** An authenticated upstream TLS connection, ready for application data. */
 struct upstream_connection {

@@ -30,6 +30,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 using namespace std::chrono_literals;
+/** The peers: Asio's blocking TLS stream, the reference the relay's tls_streams must interoperate with. */
+using peer_stream = net::ssl::stream<tcp::socket>;
 
 /**
  * A server context with a fresh self-signed P-256 certificate (the peers do not verify it).
@@ -82,13 +84,19 @@ protected:
         connect_pair(peer_client_.next_layer(), streams_->client.next_layer());
         // streams_->upstream (TLS client) <-> peer upstream (TLS server)
         connect_pair(streams_->upstream.next_layer(), peer_upstream_.next_layer());
-        auto proxy_side = std::async(std::launch::async, [this] {
-            streams_->client.handshake(net::ssl::stream_base::server);
-            streams_->upstream.handshake(net::ssl::stream_base::client);
-        });
+        // The relay's tls_streams are asynchronous only: their handshakes run on io_'s thread
+        // while the blocking peers handshake from this one.
+        std::promise<error_code> client_done;
+        std::promise<error_code> upstream_done;
+        streams_->client.async_handshake(net::ssl::stream_base::server, [&](error_code ec) { client_done.set_value(ec); });
+        streams_->upstream.async_handshake(net::ssl::stream_base::client, [&](error_code ec) { upstream_done.set_value(ec); });
+        auto peer_side = std::async(std::launch::async, [this] { peer_upstream_.handshake(net::ssl::stream_base::server); });
         peer_client_.handshake(net::ssl::stream_base::client);
-        peer_upstream_.handshake(net::ssl::stream_base::server);
-        proxy_side.get();
+        peer_side.get();
+        const error_code client_ec = client_done.get_future().get();
+        const error_code upstream_ec = upstream_done.get_future().get();
+        ASSERT_FALSE(client_ec) << client_ec.message();
+        ASSERT_FALSE(upstream_ec) << upstream_ec.message();
     }
 
     void TearDown() override
@@ -121,7 +129,7 @@ protected:
         return result;
     }
 
-    static std::string read_exactly(tls_stream& stream, std::size_t size)
+    static std::string read_exactly(peer_stream& stream, std::size_t size)
     {
         std::string data(size, '\0');
         net::read(stream, net::buffer(data));
@@ -129,7 +137,7 @@ protected:
     }
 
     /** Reads until the stream ends; @p how gets the error that ended it. */
-    static std::string read_to_end(tls_stream& stream, error_code& how)
+    static std::string read_to_end(peer_stream& stream, error_code& how)
     {
         std::string data;
         char buffer[4096];
@@ -152,8 +160,8 @@ protected:
     std::weak_ptr<relay_streams> owner_;
     // The peers run blocking calls from the test thread; their executor is never run.
     net::io_context peer_io_;
-    tls_stream peer_client_{peer_io_, client_context_};
-    tls_stream peer_upstream_{peer_io_, *server_context_};
+    peer_stream peer_client_{peer_io_, client_context_};
+    peer_stream peer_upstream_{peer_io_, *server_context_};
     static inline bool owner_alive_in_done_ = false;
 };
 
