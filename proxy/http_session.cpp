@@ -7,10 +7,10 @@
 #include "proxy/http_session.hpp"
 
 #include "proxy/byte_relay.hpp"
-#include "proxy/tls_stream.hpp"
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -115,7 +115,7 @@ std::size_t take_buffered_body(Parser& parser, beast::flat_buffer& from, std::sp
  * Beast reads at most max(512, free capacity) bytes per read, and a flat_buffer only grows when
  * asked to: without this, a body moved in 512-byte reads, each sent on as its own 534-byte TLS
  * record (measured: 63 sends for a 64 KiB response). A chunk's worth of room makes a read take a
- * whole TLS record. While idle, the room is given back (shrink_idle_buffers).
+ * whole TLS record. While idle, the room is given back (do_wait_request).
  */
 void reserve_for_body(beast::flat_buffer& buffer)
 {
@@ -283,25 +283,19 @@ private:
             do_read_header();
             return;
         }
-        // An idle connection keeps no large buffer (the idle-memory budget, issue 5): buffers that
-        // grew to a body chunk go; small ones are reused without allocating.
-        if (client_out_.capacity() > 4096) {
-            std::string().swap(client_out_);
-        }
-        if (client_buffer_.size() == 0 && client_buffer_.capacity() > 4096) {
-            client_buffer_.shrink_to_fit();  // grown by reserve_for_body for a request body
-        }
-        if (upstream_buffer_.capacity() > 4096) {
-            upstream_buffer_.shrink_to_fit();  // likewise for a response body
-        }
         waiting_idle_ = true;
         arm(limits_.idle_timeout, side::client);
         // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
         // and no parser. The last exchange has been reported, so its state can go now rather
-        // than at the next request; the read buffer is taken only once bytes arrive.
+        // than at the next request; the read buffer is taken only once bytes arrive. A gathered
+        // write piece is kept while small (it is reused without allocating), not once it grew
+        // to a body chunk.
         reset_request();
         client_buffer_.shrink_to_fit();
         upstream_buffer_.shrink_to_fit();
+        if (client_out_.capacity() > 4096) {
+            std::string().swap(client_out_);
+        }
         client_.async_wait_readable([self = shared_from_this()](error_code ec) { self->on_readable(ec); });
     }
 
