@@ -1,9 +1,11 @@
 // A TLS stream whose SSL reads and writes the TCP socket itself (issue 5: ≤ 40 KiB per idle TLS
 // connection). asio::ssl::stream keeps four ~17 KiB buffers per stream for its whole life (two in
 // stream_core, two in the engine's BIO pair) and copies every byte through them. Here OpenSSL
-// talks to the non-blocking socket directly, with SSL_MODE_RELEASE_BUFFERS, so an idle stream
-// holds the SSL object and nothing else; when OpenSSL says WANT_READ / WANT_WRITE the operation
-// waits with socket.async_wait and tries again (the pattern nginx uses with SSL_set_fd).
+// talks to the socket directly through a small BIO that calls recv/send with MSG_DONTWAIT and
+// MSG_NOSIGNAL (SSL_set_fd's BIO would write() and raise SIGPIPE on a reset peer), with
+// SSL_MODE_RELEASE_BUFFERS, so an idle stream holds the SSL object and nothing else; when OpenSSL
+// says WANT_READ / WANT_WRITE the operation waits with socket.async_wait and tries again (the
+// pattern nginx uses with SSL_set_fd).
 //
 // It is a drop-in for how danegate used ssl::stream<tcp::socket>: the same constructors, layers,
 // async_handshake/async_read_some/async_write_some/async_shutdown, and the same error codes
@@ -25,9 +27,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
-#include <cstddef>
 #include <memory>
 #include <utility>
 
