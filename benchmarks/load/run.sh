@@ -914,10 +914,9 @@ cp "$dir"/danegate/stderr.log "$out/danegate.stderr.log" 2>/dev/null || true
 # ------------------------------------------------------------------------------------------------
 # The table: medians (min..max) per workload and candidate, ratios to nginx's medians.
 # ------------------------------------------------------------------------------------------------
-# idle_table WORKLOAD: connections still open, the proxy's RSS before and with them idle, and the
-# growth per connection.
-idle_table() {
-  awk -F'\t' -v w="$1" -v order="${candidates[*]}" '
+# The awk functions both tables use: median() of a space-separated list (setting lo and hi, its
+# minimum and maximum), cell() for "median (min..max)", add() to collect a run's value under a key.
+stats_awk='
     function median(s,   a, n, i, j, t) {
       n = split(s, a, " ")
       for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -932,6 +931,11 @@ idle_table() {
       return sprintf(fmt " (" fmt ".." fmt ")", m / scale, lo / scale, hi / scale)
     }
     function add(k, v) { if (v != "-" && v != "") vals[k] = vals[k] (vals[k] == "" ? "" : " ") v }
+'
+# idle_table WORKLOAD: connections still open, the proxy's RSS before and with them idle, and the
+# growth per connection.
+idle_table() {
+  awk -F'\t' -v w="$1" -v order="${candidates[*]}" "$stats_awk"'
     NR > 1 && $1 == w {
       c = $2
       add(c SUBSEP "open", $17); add(c SUBSEP "rss0", $18); add(c SUBSEP "rss1", $19); add(c SUBSEP "per", $20)
@@ -979,21 +983,7 @@ summarize() {
     fi
     order="${candidates[*]}"
     [ "$w" != rollover ] || order=danegate
-    awk -F'\t' -v w="$w" -v order="$order" '
-      function median(s,   a, n, i, j, t) {
-        n = split(s, a, " ")
-        for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        if (n == 0) return ""
-        lo = a[1]; hi = a[n]
-        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-      }
-      function cell(s, scale, fmt,   m) {
-        if (s == "") return "-"
-        m = median(s)
-        if (lo == hi) return sprintf(fmt, m / scale)
-        return sprintf(fmt " (" fmt ".." fmt ")", m / scale, lo / scale, hi / scale)
-      }
-      function add(k, v) { if (v != "-" && v != "") vals[k] = vals[k] (vals[k] == "" ? "" : " ") v }
+    awk -F'\t' -v w="$w" -v order="$order" "$stats_awk"'
       NR > 1 && $1 == w {
         c = $2
         add(c SUBSEP "rps", $6); add(c SUBSEP "p50", $7); add(c SUBSEP "p99", $8)

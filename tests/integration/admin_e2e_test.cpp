@@ -31,11 +31,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using labels = metrics_text::label_set;
 
-std::string endpoint_of(const std::string& label)
-{
-    const auto& bed = testbed::get();
-    return bed.host(label) + ":" + std::to_string(bed.port());
-}
 
 /** A danegate with an admin listener: `good` (web50) on route 0 and `wrong` (webwrong) on route 1. */
 class admin_e2e : public ::testing::Test {
@@ -47,8 +42,8 @@ protected:
             "admin",
             "      - { match: { host: good.example }, upstream: good }\n"
             "      - { match: { host: wrong.example }, upstream: wrong }\n",
-            "  - { name: good, endpoints: [ \"" + endpoint_of("web50") + "\" ] }\n"
-            "  - { name: wrong, endpoints: [ \"" + endpoint_of("webwrong") + "\" ], health: { max_failures: 1000 } }\n",
+            "  - { name: good, endpoints: [ \"" + testbed::get().endpoint("web50") + "\" ] }\n"
+            "  - { name: wrong, endpoints: [ \"" + testbed::get().endpoint("webwrong") + "\" ], health: { max_failures: 1000 } }\n",
             "admin: { address: 127.0.0.1:" + std::to_string(admin_port_) + " }\n");
         ASSERT_TRUE(wait_for_log(proxy_->process(), "admin listening on", 10s)) << proxy_->log();
     }
@@ -86,7 +81,7 @@ TEST_F(admin_e2e, n_requests_are_counted_as_n_by_listener_route_and_code)
     EXPECT_EQ(after.type("danegate_request_duration_seconds"), "histogram");
 
     // One upstream attempt per request: new (full or resumed handshake) or from the pool.
-    const labels good{{"upstream", "good"}, {"endpoint", endpoint_of("web50")}};
+    const labels good{{"upstream", "good"}, {"endpoint", testbed::get().endpoint("web50")}};
     EXPECT_EQ(after.sum("danegate_upstream_connections_total", good) -
                   before.sum("danegate_upstream_connections_total", good),
               n);
@@ -121,7 +116,7 @@ TEST_F(admin_e2e, a_rejected_upstream_is_counted_by_reason_and_shown_on_its_endp
     EXPECT_EQ(after.sum("danegate_dane_verifications_total", mismatch) -
                   before.sum("danegate_dane_verifications_total", mismatch),
               1);
-    const labels rejected{{"upstream", "wrong"}, {"endpoint", endpoint_of("webwrong")}, {"result", "rejected"}};
+    const labels rejected{{"upstream", "wrong"}, {"endpoint", testbed::get().endpoint("webwrong")}, {"result", "rejected"}};
     EXPECT_EQ(after.sum("danegate_upstream_connections_total", rejected) -
                   before.sum("danegate_upstream_connections_total", rejected),
               1);
@@ -139,7 +134,7 @@ TEST_F(admin_e2e, an_authenticated_endpoint_shows_its_record_expiry_and_pool)
 {
     ASSERT_EQ(curl_sequence(proxy_->port(), "good.example", "/echo/pool", 3), std::vector<int>(3, 200));
     const auto now = scrape_now();
-    const labels good{{"upstream", "good"}, {"endpoint", endpoint_of("web50")}};
+    const labels good{{"upstream", "good"}, {"endpoint", testbed::get().endpoint("web50")}};
 
     EXPECT_EQ(now.value("danegate_endpoint_status",
                         {{"upstream", "good"}, {"dnssec", "secure"}, {"reason", "authenticated"}}),
@@ -246,7 +241,7 @@ TEST_F(admin_e2e, readyz_names_the_upstream_with_no_authenticated_endpoint)
     EXPECT_EQ(health.body, "ok\n");
     const auto ready = admin_get(admin_port_, "/readyz");
     EXPECT_EQ(ready.status, 503);
-    EXPECT_THAT(ready.body, HasSubstr("upstream wrong: no endpoint authenticated (" + endpoint_of("webwrong") + " mismatch)"));
+    EXPECT_THAT(ready.body, HasSubstr("upstream wrong: no endpoint authenticated (" + testbed::get().endpoint("webwrong") + " mismatch)"));
     EXPECT_THAT(ready.body, ::testing::Not(HasSubstr("upstream good")));
 }
 
@@ -319,7 +314,7 @@ TEST(admin_readiness_e2e, ready_when_every_upstream_authenticated_and_not_while_
 {
     const auto admin_port = free_tcp_port();
     e2e_proxy proxy("admin-ready", "      - { match: { host: good.example }, upstream: good }\n",
-                    "  - { name: good, endpoints: [ \"" + endpoint_of("web50") + "\" ] }\n",
+                    "  - { name: good, endpoints: [ \"" + testbed::get().endpoint("web50") + "\" ] }\n",
                     "admin: { address: 127.0.0.1:" + std::to_string(admin_port) + " }\ndrain_timeout: 20s\n");
     ASSERT_TRUE(wait_for_log(proxy.process(), "admin listening on", 10s)) << proxy.log();
     const auto ready = admin_get(admin_port, "/readyz");

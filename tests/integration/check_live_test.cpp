@@ -22,10 +22,6 @@ const testbed& bed()
     return testbed::get();
 }
 
-std::string endpoint(std::string_view label)
-{
-    return bed().host(label) + ":" + std::to_string(bed().port());
-}
 
 /** A configuration with one upstream per label (named after it) and a listener on @p port. */
 std::filesystem::path config_with(const std::string& name, const std::vector<std::string>& labels, std::uint16_t port)
@@ -46,7 +42,7 @@ std::filesystem::path config_with(const std::string& name, const std::vector<std
            "    routes: [ { match: { host: \"*.example\" }, upstream: " << labels.front() << " } ]\n"
            "upstreams:\n";
     for (const auto& label : labels) {
-        out << "  - { name: " << label << ", endpoints: [ \"" << endpoint(label) << "\" ], timeouts: { connect: 3s } }\n";
+        out << "  - { name: " << label << ", endpoints: [ \"" << bed().endpoint(label) << "\" ], timeouts: { connect: 3s } }\n";
     }
     return file;
 }
@@ -98,7 +94,7 @@ TEST(check_live, run_logs_the_live_checks_at_start_up_and_serves_anyway)
     }
     log = proxy.log();
     EXPECT_THAT(log, HasSubstr("live check: web50 "));
-    EXPECT_THAT(log, HasSubstr("live check: webwrong " + endpoint("webwrong") + ": mismatch"));
+    EXPECT_THAT(log, HasSubstr("live check: webwrong " + bed().endpoint("webwrong") + ": mismatch"));
     EXPECT_TRUE(proxy.running()) << "a failed live check never stops the start";
     EXPECT_EQ(proxy.stop(20s), 0) << log;
 }

@@ -42,7 +42,7 @@ std::string valid_config()
            "      - { match: { host: \"*.dg.test\" }, upstream: app }\n"
            "upstreams:\n"
            "  - name: app\n"
-           "    endpoints: [ \"" + bed().host("ee311") + ":" + std::to_string(bed().port()) + "\" ]\n";
+           "    endpoints: [ \"" + bed().endpoint("ee311") + "\" ]\n";
 }
 
 std::string write_config(const std::string& name, const std::string& text)
@@ -126,7 +126,7 @@ std::string path_of(std::string_view name)
 
 std::string endpoint_text()
 {
-    return bed().host("ee311") + ":" + std::to_string(bed().port());
+    return bed().endpoint("ee311");
 }
 
 /** One class of bad configuration: an edit of valid_config() and where `check` must point. */

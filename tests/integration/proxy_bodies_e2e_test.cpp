@@ -28,7 +28,7 @@ protected:
     static void SetUpTestSuite()
     {
         const auto& bed = testbed::get();
-        const auto web50 = bed.host("web50") + ":" + std::to_string(bed.port());
+        const auto web50 = bed.endpoint("web50");
         proxy_ = std::make_unique<e2e_proxy>("proxy-bodies",
                                              "      - { match: { host: bodies.example }, upstream: web50 }\n",
                                              "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n");

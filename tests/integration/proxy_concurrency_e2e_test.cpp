@@ -32,7 +32,7 @@ protected:
     static void SetUpTestSuite()
     {
         const auto& bed = testbed::get();
-        const auto endpoint = [&](const char* label) { return bed.host(label) + ":" + std::to_string(bed.port()); };
+        const auto endpoint = [&](const char* label) { return bed.endpoint(label); };
         proxy_ = std::make_unique<e2e_proxy>(
             "proxy-concurrency",
             "      - { match: { host: pair.example }, upstream: pair }\n"

@@ -36,10 +36,6 @@ std::string read_file(const std::filesystem::path& path)
     return text.str();
 }
 
-std::string endpoint(std::string_view label)
-{
-    return bed().host(label) + ":" + std::to_string(bed().port());
-}
 
 /** One danegate for the whole suite, in front of the test bed's HTTPS backends. */
 class proxy_e2e : public ::testing::Test {
@@ -75,20 +71,20 @@ protected:
                                  "      - { match: { host: dnserror.example }, upstream: dnserror }\n"
                                  "      - { match: { host: refused.example }, upstream: refused }\n"
                                  "upstreams:\n"
-                                 "  - { name: good, endpoints: [ \"" << endpoint("web50") << "\" ] }\n"
-                                 "  - { name: wrong, endpoints: [ \"" << endpoint("webwrong") << "\" ] }\n"
-                                 "  - { name: nxd, endpoints: [ \"" << endpoint("webnxd") << "\" ] }\n"
-                                 "  - { name: slow, endpoints: [ \"" << endpoint("web50") << "\" ], timeouts: { response: 1s } }\n"
-                                 "  - { name: pair, endpoints: [ \"" << endpoint("web50") << "\", \"" << endpoint("web51") << "\" ] }\n"
+                                 "  - { name: good, endpoints: [ \"" << bed().endpoint("web50") << "\" ] }\n"
+                                 "  - { name: wrong, endpoints: [ \"" << bed().endpoint("webwrong") << "\" ] }\n"
+                                 "  - { name: nxd, endpoints: [ \"" << bed().endpoint("webnxd") << "\" ] }\n"
+                                 "  - { name: slow, endpoints: [ \"" << bed().endpoint("web50") << "\" ], timeouts: { response: 1s } }\n"
+                                 "  - { name: pair, endpoints: [ \"" << bed().endpoint("web50") << "\", \"" << bed().endpoint("web51") << "\" ] }\n"
                                  // notls resolves to 127.0.0.40, where nothing listens in this suite.
-                                 "  - { name: dead, endpoints: [ \"" << endpoint("notls") << "\" ],\n"
+                                 "  - { name: dead, endpoints: [ \"" << bed().endpoint("notls") << "\" ],\n"
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
-                                 "  - { name: unusable, endpoints: [ \"" << endpoint("webunusable") << "\" ] }\n"
-                                 "  - { name: insecure, endpoints: [ \"" << endpoint("web.unsigned") << "\" ] }\n"
-                                 "  - { name: expired, endpoints: [ \"" << endpoint("web.expired") << "\" ] }\n"
-                                 "  - { name: badds, endpoints: [ \"" << endpoint("web.badds") << "\" ] }\n"
+                                 "  - { name: unusable, endpoints: [ \"" << bed().endpoint("webunusable") << "\" ] }\n"
+                                 "  - { name: insecure, endpoints: [ \"" << bed().endpoint("web.unsigned") << "\" ] }\n"
+                                 "  - { name: expired, endpoints: [ \"" << bed().endpoint("web.expired") << "\" ] }\n"
+                                 "  - { name: badds, endpoints: [ \"" << bed().endpoint("web.badds") << "\" ] }\n"
                                  "  - { name: dnserror, endpoints: [ \"web.dead.test:" << bed().port() << "\" ] }\n"
-                                 "  - { name: refused, endpoints: [ \"" << endpoint("notls") << "\" ] }\n"
+                                 "  - { name: refused, endpoints: [ \"" << bed().endpoint("notls") << "\" ] }\n"
                                  "log: { access: stdout }\n";
         proxy_ = start_danegate_run(config, bed().dir() / "proxy-e2e.log", port_);
     }

@@ -33,7 +33,7 @@ protected:
     static void SetUpTestSuite()
     {
         const auto& bed = testbed::get();
-        const auto spare = bed.host("spare") + ":" + std::to_string(bed.port());
+        const auto spare = bed.endpoint("spare");
         proxy_ = std::make_unique<e2e_proxy>(
             "proxy-health",
             "      - { match: { host: spare.example }, upstream: spare }\n",

@@ -179,14 +179,14 @@ protected:
         // A server closing on a slow client makes the client's next write fail with EPIPE.
         ::signal(SIGPIPE, SIG_IGN);
         const auto& bed = testbed::get();
-        const auto web50 = bed.host("web50") + ":" + std::to_string(bed.port());
+        const auto web50 = bed.endpoint("web50");
         proxy_ = std::make_unique<e2e_proxy>(
             "proxy-limits",
             "      - { match: { host: limits.example }, upstream: web50 }\n"
             "      - { match: { host: dead.example }, upstream: dead }\n",
             "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n"
             // notls resolves to 127.0.0.40, where nothing listens during this suite.
-            "  - { name: dead, endpoints: [ \"" + bed.host("notls") + ":" + std::to_string(bed.port()) + "\" ],\n"
+            "  - { name: dead, endpoints: [ \"" + bed.endpoint("notls") + "\" ],\n"
             "      health: { max_failures: 1000 } }\n",
             "limits: { header_timeout: 3s, header_bytes: 8KiB, idle_timeout: 5s }\n");
     }

@@ -86,7 +86,7 @@ protected:
 
     void write(const shape& s)
     {
-        const auto web50 = bed().host("web50") + ":" + std::to_string(bed().port());
+        const auto web50 = bed().endpoint("web50");
         std::ofstream out(config_);
         out << "threads: 2\n"
                "resolver:\n"

@@ -33,10 +33,6 @@ const testbed& bed()
     return testbed::get();
 }
 
-std::string endpoint(std::string_view label)
-{
-    return bed().host(label) + ":" + std::to_string(bed().port());
-}
 
 std::string random_bytes(std::size_t size, unsigned seed)
 {
@@ -77,12 +73,12 @@ protected:
                                  "      - { match: { sni: nxd.example }, upstream: nxd }\n"
                                  "      - { match: { sni: dead.example }, upstream: dead }\n"
                                  "upstreams:\n"
-                                 "  - { name: echo, endpoints: [ \"" << endpoint("echo") << "\" ] }\n"
+                                 "  - { name: echo, endpoints: [ \"" << bed().endpoint("echo") << "\" ] }\n"
                                  // Both resolve to .50, the HTTP backend, which records any request.
-                                 "  - { name: wrong, endpoints: [ \"" << endpoint("webwrong") << "\" ] }\n"
-                                 "  - { name: nxd, endpoints: [ \"" << endpoint("webnxd") << "\" ] }\n"
+                                 "  - { name: wrong, endpoints: [ \"" << bed().endpoint("webwrong") << "\" ] }\n"
+                                 "  - { name: nxd, endpoints: [ \"" << bed().endpoint("webnxd") << "\" ] }\n"
                                  // notls resolves to 127.0.0.40, where nothing listens in this suite.
-                                 "  - { name: dead, endpoints: [ \"" << endpoint("notls") << "\" ],\n"
+                                 "  - { name: dead, endpoints: [ \"" << bed().endpoint("notls") << "\" ],\n"
                                  "      health: { max_failures: 1, retry_after: 1m } }\n"
                                  "limits: { idle_timeout: 1s, header_timeout: 1s }\n"
                                  "log: { access: " << access_log_.string() << " }\n";
@@ -315,7 +311,7 @@ TEST_F(tcp_proxy_e2e, a_relayed_connection_writes_one_access_log_line)
     EXPECT_THAT(line, HasSubstr("\"sni\":\"echo.example\""));
     EXPECT_THAT(line, HasSubstr("\"status\":200"));
     EXPECT_THAT(line, HasSubstr("\"bytes_in\":1000,\"bytes_out\":1000"));
-    EXPECT_THAT(line, HasSubstr("\"upstream\":\"" + endpoint("echo") + " (127.0.0.52)\""));
+    EXPECT_THAT(line, HasSubstr("\"upstream\":\"" + bed().endpoint("echo") + " (127.0.0.52)\""));
     EXPECT_THAT(line, HasSubstr("\"dane\":\"authenticated\""));
     EXPECT_THAT(line, HasSubstr("\"matched\":\"3 1 1 " + bed().digest("EE_SPKI_SHA256")));
     EXPECT_THAT(line, Not(HasSubstr("\"detail\""))) << "a clean relay has no detail";

@@ -75,7 +75,7 @@ protected:
         port_ = free_tcp_port();
         std::string roll_anchor;
         std::getline(std::ifstream(dir_ / "trust-anchor.ds"), roll_anchor);
-        const auto web50 = bed().host("web50") + ":" + std::to_string(bed().port());
+        const auto web50 = bed().endpoint("web50");
         const auto app = "app.roll.test:" + std::to_string(app_port_);
         const auto roll = "roll.roll.test:" + std::to_string(roll_port_);
         const auto config = dir_ / "danegate.yaml";

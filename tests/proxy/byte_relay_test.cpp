@@ -4,6 +4,7 @@
 // these cases cover what it cannot reach: pending bytes, how each end is reported, and that the
 // streams may be destroyed as soon as `done` has run.
 #include "proxy/byte_relay.hpp"
+#include "tests/proxy/test_server_context.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,34 +33,6 @@ using boost::system::error_code;
 using namespace std::chrono_literals;
 /** The peers: Asio's blocking TLS stream, the reference the relay's tls_streams must interoperate with. */
 using peer_stream = net::ssl::stream<tcp::socket>;
-
-/**
- * A server context with a fresh self-signed P-256 certificate (the peers do not verify it).
- * Throws std::runtime_error when OpenSSL fails, which fails the test that needed it.
- */
-std::unique_ptr<net::ssl::context> make_server_context()
-{
-    auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
-    if (!key || !cert) {
-        throw std::runtime_error("cannot make a test key");
-    }
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-    X509_set_pubkey(cert.get(), key.get());
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("relay.test"), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), name);
-    if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0 ||
-        SSL_CTX_use_certificate(context->native_handle(), cert.get()) != 1 ||
-        SSL_CTX_use_PrivateKey(context->native_handle(), key.get()) != 1) {
-        throw std::runtime_error("cannot make a test certificate");
-    }
-    return context;
-}
 
 /** The relay's two streams; handed to the relay as its owner. */
 struct relay_streams {
@@ -154,7 +127,7 @@ protected:
     net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
     std::thread runner_;
     net::any_io_executor strand_;
-    std::unique_ptr<net::ssl::context> server_context_ = make_server_context();
+    std::unique_ptr<net::ssl::context> server_context_ = danegate::test::make_server_context("relay.test");
     net::ssl::context client_context_{net::ssl::context::tls_client};
     std::shared_ptr<relay_streams> streams_;
     std::weak_ptr<relay_streams> owner_;

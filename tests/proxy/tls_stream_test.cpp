@@ -3,6 +3,7 @@
 // assertions. The peer is either another tls_stream or asio::ssl::stream (the reference whose
 // error codes tls_stream must reproduce).
 #include "proxy/tls_stream.hpp"
+#include "tests/proxy/test_server_context.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -46,31 +47,6 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 using asio_stream = net::ssl::stream<tcp::socket>;
 using namespace std::chrono_literals;
-
-/** A server context with a fresh self-signed P-256 certificate (the clients do not verify it). */
-std::unique_ptr<net::ssl::context> make_server_context()
-{
-    auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
-    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), &X509_free);
-    if (!key || !cert) {
-        throw std::runtime_error("cannot make a test key");
-    }
-    X509_set_version(cert.get(), 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-    X509_set_pubkey(cert.get(), key.get());
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("tls.test"), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), name);
-    if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0 ||
-        SSL_CTX_use_certificate(context->native_handle(), cert.get()) != 1 ||
-        SSL_CTX_use_PrivateKey(context->native_handle(), key.get()) != 1) {
-        throw std::runtime_error("cannot make a test certificate");
-    }
-    return context;
-}
 
 /** Bytes currently allocated from the heap (the sanitizers replace malloc, so ask them then). */
 std::size_t heap_in_use()
@@ -154,7 +130,7 @@ protected:
     }
 
     net::io_context io_;
-    std::unique_ptr<net::ssl::context> server_context_ = make_server_context();
+    std::unique_ptr<net::ssl::context> server_context_ = danegate::test::make_server_context("tls.test");
     net::ssl::context client_context_{net::ssl::context::tls_client};
 };
 

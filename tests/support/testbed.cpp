@@ -477,6 +477,11 @@ std::string testbed::echo_address() const
     return std::string(echo_server_address) + ":" + std::to_string(port_);
 }
 
+std::string testbed::endpoint(std::string_view label) const
+{
+    return host(label) + ":" + std::to_string(port());
+}
+
 std::vector<std::string> testbed::echo_connections() const
 {
     std::istringstream content(read_file(echo_record_));

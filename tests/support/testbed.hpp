@@ -80,6 +80,9 @@ public:
     /** label + ".dg.test" (no trailing dot), e.g. host("ee311") or host("app.child"). */
     std::string host(std::string_view label) const;
 
+    /** host(label) + ":" + port(): an upstream endpoint as a configuration names it. */
+    std::string endpoint(std::string_view label) const;
+
     /** "_<port>._tcp." + host(label): the TLSA owner name of a host. */
     std::string tlsa_name(std::string_view label) const;
 
