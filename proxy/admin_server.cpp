@@ -3,6 +3,7 @@
 #include "proxy/admin_server.hpp"
 
 #include "proxy/bind_address.hpp"
+#include "proxy/in_use_mark.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -30,23 +31,11 @@ namespace {
 constexpr std::size_t header_limit = 8 * 1024;
 constexpr auto request_timeout = std::chrono::seconds(10);
 
-/** Releases a connection slot when the connection ends, however it ends. */
-class slot {
-public:
-    explicit slot(std::shared_ptr<std::atomic<std::size_t>> open) : open_(std::move(open)) {}
-    slot(const slot&) = delete;
-    slot& operator=(const slot&) = delete;
-    ~slot() { open_->fetch_sub(1); }
-
-private:
-    std::shared_ptr<std::atomic<std::size_t>> open_;
-};
-
 class admin_connection : public std::enable_shared_from_this<admin_connection> {
 public:
     admin_connection(tcp::socket&& socket, std::shared_ptr<const admin_server::content> answers,
-                     std::shared_ptr<std::atomic<std::size_t>> open)
-        : stream_(std::move(socket)), content_(std::move(answers)), slot_(std::move(open))
+                     in_use_mark slot)
+        : stream_(std::move(socket)), content_(std::move(answers)), slot_(std::move(slot))
     {
     }
 
@@ -137,7 +126,7 @@ private:
 
     beast::tcp_stream stream_;
     std::shared_ptr<const admin_server::content> content_;
-    slot slot_;
+    in_use_mark slot_;  // counted in admin_server's open connections while this one lives
     beast::flat_buffer buffer_{header_limit};
     std::optional<http::request_parser<http::empty_body>> parser_;
     std::optional<http::response<http::string_body>> response_;
@@ -163,7 +152,7 @@ admin_server::admin_server(net::io_context& io, content answers)
       content_(std::make_shared<const content>(std::move(answers))),
       acceptor_(net::make_strand(io)),
       retry_timer_(acceptor_.get_executor()),
-      open_(std::make_shared<std::atomic<std::size_t>>(0))
+      open_(std::make_shared<std::atomic<std::int64_t>>(0))
 {
 }
 
@@ -203,12 +192,13 @@ void admin_server::do_accept()
             });
             return;
         }
-        if (self->open_->fetch_add(1) >= max_connections) {
-            self->open_->fetch_sub(1);
+        // Accepts run one at a time on the acceptor's strand, so the count can only have dropped
+        // between this check and the mark below.
+        if (self->open_->load() >= static_cast<std::int64_t>(max_connections)) {
             spdlog::warn("admin listener: {} connections open; closing a new one", max_connections);
             socket.close(ec);
         } else {
-            std::make_shared<admin_connection>(std::move(socket), self->content_, self->open_)->start();
+            std::make_shared<admin_connection>(std::move(socket), self->content_, in_use_mark(self->open_))->start();
         }
         self->do_accept();
     });

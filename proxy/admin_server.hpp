@@ -8,6 +8,7 @@
 #pragma once
 
 #include "conf/config.hpp"
+#include "proxy/in_use_mark.hpp"
 #include "proxy/readiness.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -49,7 +50,7 @@ private:
     std::shared_ptr<const content> content_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;  // backs off after an accept error (EMFILE ...)
-    std::shared_ptr<std::atomic<std::size_t>> open_;  // connections being served now
+    in_use_counter open_;  // connections being served now (each holds an in_use_mark)
 };
 
 }  // namespace danegate::proxy

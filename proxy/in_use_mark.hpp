@@ -1,8 +1,8 @@
-// Counts upstream connections that are in use (carrying a request or a tunnel) rather than idle in
-// a pool, for the pool gauges of the admin listener. A connection holds a mark while a session has
-// it; the pool clears the mark when the connection goes idle, and the mark's destructor uncounts a
-// connection that is closed while in use. The counter is shared, so a mark may outlive its pool
-// (a tunnel of a configuration that a reload replaced).
+// A counted membership: a mark adds one to a shared counter while it lives, and clear() or its
+// destructor takes it off. Upstream connections hold one while a session uses them (the pool clears
+// it when the connection goes idle; the pool gauges of /metrics read the counter), and admin
+// connections hold one for the admin listener's connection bound. The counter is shared, so a mark
+// may outlive what made it (a tunnel of a configuration that a reload replaced).
 #pragma once
 
 #include <atomic>
