@@ -136,6 +136,10 @@ std::unique_ptr<tls_server_context> tls_server_context::create(const conf::liste
         net::ssl::context context(net::ssl::context::tls_server);
         SSL_CTX* ctx = context.native_handle();
         SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+        // One TLS 1.3 session ticket per handshake, not OpenSSL's two (as Go's crypto/tls): each
+        // costs a session serialisation, an encryption and a record on every full handshake, and
+        // a client resumes with one. Measured: 10% less CPU per full handshake (issue 5).
+        SSL_CTX_set_num_tickets(ctx, 1);
         const int min_version = [&] {
             switch (tls.min_version) {
             case conf::tls_version::tls1_2: return TLS1_2_VERSION;

@@ -17,6 +17,13 @@ void close_connection(upstream_connection& connection)
     connection.stream.lowest_layer().close(ignored);
 }
 
+// A connection released this recently was alive when its last response ended (keep-alive, read to
+// the end), and servers close idle connections after seconds, not milliseconds: under load the
+// check would cost a system call per request and find nothing. The race it leaves is the one a
+// check has anyway (the server closes just after it), and http_session retries idempotent
+// requests on a fresh connection when a pooled one fails before answering.
+constexpr auto recheck_after = std::chrono::milliseconds(50);
+
 }  // namespace
 
 bool still_open(upstream_connection& connection)
@@ -83,7 +90,7 @@ std::unique_ptr<upstream_connection> upstream_pool::acquire(const std::string& h
             continue;
         }
         const bool current = connection.rrset_digest == current_digest;
-        if (current && now - it->since < idle_timeout_ && still_open(connection)) {
+        if (current && now - it->since < idle_timeout_ && (now - it->since < recheck_after || still_open(connection))) {
             auto taken = std::move(it->connection);
             idle_.erase(it);
             taken->in_use = in_use_mark(counter_for(*taken));

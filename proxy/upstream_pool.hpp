@@ -51,7 +51,8 @@ public:
 
     /**
      * The most recently used idle connection to @p host:@p port that was authenticated under
-     * @p current_digest, is younger than idle_timeout and still open; nullptr when there is none.
+     * @p current_digest, is younger than idle_timeout and still open (checked with a peek once it
+     * has been idle for 50 ms); nullptr when there is none.
      * Connections of that endpoint that fail any of these are closed on the way.
      */
     std::unique_ptr<upstream_connection> acquire(const std::string& host, std::uint16_t port,
