@@ -694,19 +694,19 @@ private:
         }
         upstream_rt_->endpoints.record_success(*endpoint_, std::chrono::steady_clock::now());
 
-        client_response_.emplace();
+        const unsigned status = in.result_int();
+        const unsigned upstream_version = in.version();
+        upstream_keep_alive_ = in.keep_alive();
+        // The parser needs no header fields to read the body (it keeps the framing itself), so
+        // the client's header is the upstream's, moved and edited rather than copied field by
+        // field. A chunked body's trailers, if any, go to the emptied fields and are dropped.
+        client_response_.emplace(std::move(response_parser_->get().base()));
         auto& out = *client_response_;
-        out.result(in.result_int());
-        out.reason(in.reason());
         out.version(11);
-        for (const auto& field : in.base()) {
-            out.insert(field.name_string(), field.value());
-        }
         remove_hop_by_hop(out.base());
         out.erase(http::field::content_length);
-        append_via(out.base(), in.version());
+        append_via(out.base(), upstream_version);
         const bool head = request_parser_->get().method() == http::verb::head;
-        const unsigned status = in.result_int();
         const bool bodiless = head || status == 204 || status == 304;
         const auto length = response_parser_->content_length();
         bool keep_alive = client_keep_alive_ && !state_->draining.load();
@@ -827,7 +827,7 @@ private:
         // The upstream leg is reusable when both messages were complete, it asked for nothing
         // else (Connection: close, a close-delimited body) and sent nothing more.
         upstream_reusable_ = request_sent_ && response_parser_ && response_parser_->is_done() &&
-                             response_parser_->get().keep_alive() && upstream_buffer_.size() == 0 &&
+                             upstream_keep_alive_ && upstream_buffer_.size() == 0 &&
                              !upstream_timed_out_;
         finish_exchange(!ec && client_keep_alive_);
     }
@@ -1026,6 +1026,7 @@ private:
         retried_ = false;
         request_sent_ = false;
         upstream_reusable_ = false;
+        upstream_keep_alive_ = false;
         websocket_ = false;
         tunnel_response_.reset();
     }
@@ -1172,6 +1173,7 @@ private:
     bool retried_ = false;            // this request already moved to a fresh upstream connection
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
+    bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
     bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()
     std::string linger_alert_;        // the close_notify record do_lingering_close() writes
