@@ -35,6 +35,12 @@
 
 namespace danegate::proxy {
 
+/**
+ * The TLS 1.3 cipher suites danegate offers on both legs, in order: AES-128-GCM first (see
+ * tls_server_context.cpp), then OpenSSL's other two.
+ */
+inline constexpr const char* tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
 namespace tls_detail {
 
 /** What one non-blocking OpenSSL call left to do. */

@@ -9,6 +9,7 @@
 #include "proxy/errc.hpp"
 #include "proxy/upstream_pool.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -232,6 +233,12 @@ dane::result<std::shared_ptr<net::ssl::context>> make_upstream_context()
     auto context = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
     if (auto prepared = dane::prepare_upstream_context(context->native_handle()); !prepared) {
         return prepared.error();
+    }
+    // The server picks; a backend that follows the client's order (nginx's default) then runs
+    // the cheaper suite too.
+    if (SSL_CTX_set_ciphersuites(context->native_handle(), tls13_suites) != 1) {
+        ERR_clear_error();
+        return dane::make_failure(dane::errc::tls_setup, "SSL_CTX_set_ciphersuites refused danegate's TLS 1.3 suites");
     }
     dane::tls_session_cache::enable_on(context->native_handle());
     return context;

@@ -16,7 +16,7 @@
 #   --handshake-connections N concurrent workers of the handshake client [HANDSHAKE_CONNECTIONS, 16]
 #   --idle-connections N      idle TLS connections held open (idle) [IDLE_CONNECTIONS, 10000]
 #   --roll-interval S         rollover: seconds between TLSA RRset changes [ROLL_INTERVAL, 5]
-#   --candidates "A B ..."    from: direct nginx nginx-nopool haproxy danegate
+#   --candidates "A B ..."    from: direct nginx nginx-nopool nginx-sametls haproxy danegate
 #                             [CANDIDATES, "direct nginx haproxy danegate"]
 #   --workloads "A ..."       from: keepalive bigbody handshake idle rollover
 #                             [WORKLOADS, "keepalive bigbody handshake idle rollover"]
@@ -107,7 +107,7 @@ read -r -a candidates <<<"$CANDIDATES"
 read -r -a workloads <<<"$WORKLOADS"
 [ ${#candidates[@]} -gt 0 ] || die_usage "--candidates: none given"
 for c in "${candidates[@]}"; do
-  case $c in direct | nginx | nginx-nopool | haproxy | danegate) ;; *) die_usage "unknown candidate '$c'" ;; esac
+  case $c in direct | nginx | nginx-nopool | nginx-sametls | haproxy | danegate) ;; *) die_usage "unknown candidate '$c'" ;; esac
 done
 for w in "${workloads[@]}"; do
   case $w in keepalive | bigbody | handshake | idle | rollover) ;; *) die_usage "unknown workload '$w'" ;; esac
@@ -462,13 +462,19 @@ start_direct() {
   cand_log=
 }
 
-# start_nginx [TRUST [POOL]]: TRUST is proxy_ssl_trusted_certificate (default: the backend's
-# certificate); POOL=false: no upstream keep-alive and no TLS session reuse (nginx-nopool).
+# start_nginx [TRUST [POOL [SAMETLS]]]: TRUST is proxy_ssl_trusted_certificate (default: the
+# backend's certificate); POOL=false: no upstream keep-alive and no TLS session reuse
+# (nginx-nopool); SAMETLS=true: danegate's TLS defaults (nginx-sametls, see below).
 start_nginx() {
-  local port d=$dir/nginx trust=${1:-$dir/backend.pem} pool=${2:-true}
+  local port d=$dir/nginx trust=${1:-$dir/backend.pem} pool=${2:-true} sametls=${3:-false}
   port=${nginx_port:=$(pick_port)}
   local keepalive="keepalive 64;" connection='proxy_set_header Connection "";' reuse=on
   $pool || { keepalive="" connection="" reuse=off; }
+  local tls_server="" tls_proxy=""
+  if $sametls; then
+    tls_server="ssl_prefer_server_ciphers on; ssl_conf_command Ciphersuites $danegate_tls13_suites; ssl_conf_command NumTickets 1;"
+    tls_proxy="proxy_ssl_conf_command Ciphersuites $danegate_tls13_suites;"
+  fi
   mkdir -p "$d"
   local access="access_log off;"
   [ "$ACCESS_LOG" = 1 ] && access="access_log $d/access.log;"
@@ -499,6 +505,7 @@ http {
     ssl_certificate $dir/proxy.pem;
     ssl_certificate_key $dir/proxy.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    $tls_server
     location / {
       proxy_pass https://backend;
       proxy_http_version 1.1;
@@ -508,6 +515,7 @@ http {
       proxy_ssl_name $backend_host;
       proxy_ssl_server_name on;
       proxy_ssl_session_reuse $reuse;
+      $tls_proxy
     }
   }
 }
@@ -520,6 +528,12 @@ EOF
 
 # A reference for a proxy without an upstream pool: one full upstream TLS handshake per request.
 start_nginx-nopool() { start_nginx "$dir/backend.pem" false; }
+
+# nginx with the TLS defaults danegate has and nginx has not (proxy/tls_server_context.cpp and
+# upstream_connector.cpp): TLS 1.3 AES-128-GCM preferred on both legs, one session ticket per
+# handshake. The same cryptography on both sides, so the ratio shows the rest of the proxy.
+danegate_tls13_suites=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+start_nginx-sametls() { start_nginx "$dir/backend.pem" true true; }
 
 start_haproxy() {
   local port d=$dir/haproxy
@@ -865,7 +879,7 @@ measure() {
     "$(awk -v us="$dur_us" 'BEGIN { printf "%.2f", us / 1e6 }')" "$rps" "$p50" "$p99" "${cpu_us:--}" \
     "${per_req:--}" "${rss:--}" "$conns" "$errors" "${detail:--}" "${cpu_pct:--}" "${resumed:--}" "${open:--}" \
     "${rss0:--}" "${rss1:--}" "${per_conn:--}" "${misses:--}" "${hits:--}" "${lookups:--}" "${changes:--}" >>"$tsv"
-  note "$(printf '%-9s %-12s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s%s' \
+  note "$(printf '%-9s %-13s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s%s' \
     "$w" "$c" "$rep" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
     "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${cpu_pct:--}" "${rss:--}" "$errors" \
     "${resumed:+  resumed $resumed}${open:+  open $open}${per_conn:+  RSS +$per_conn KiB/conn}${changes:+  TLSA changes $changes}")"
@@ -890,7 +904,7 @@ check_nginx_verifies() {
   : >"$dir/nginx/error.log"
 }
 
-if in_list nginx "${candidates[@]}" || in_list nginx-nopool "${candidates[@]}"; then
+if in_list nginx "${candidates[@]}" || in_list nginx-nopool "${candidates[@]}" || in_list nginx-sametls "${candidates[@]}"; then
   say "Checking that nginx verifies the backend's certificate"
   check_nginx_verifies
 fi
@@ -943,12 +957,12 @@ idle_table() {
       errors[c] += $13
     }
     END {
-      printf "%-12s %-18s %-18s %-18s %-24s %-20s %-20s %6s\n", "candidate", "open at end", "RSS before MiB",
+      printf "%-13s %-18s %-18s %-18s %-24s %-20s %-20s %6s\n", "candidate", "open at end", "RSS before MiB",
         "RSS idle MiB", "RSS KiB per idle conn", "set-up conn/s", "CPU us/conn", "errors"
       ncand = split(order, cands, " ")
       for (i = 1; i <= ncand; i++) {
         c = cands[i]
-        printf "%-12s %-18s %-18s %-18s %-24s %-20s %-20s %6d\n", c, cell(vals[c SUBSEP "open"], 1, "%.0f"),
+        printf "%-13s %-18s %-18s %-18s %-24s %-20s %-20s %6d\n", c, cell(vals[c SUBSEP "open"], 1, "%.0f"),
           cell(vals[c SUBSEP "rss0"], 1024, "%.1f"), cell(vals[c SUBSEP "rss1"], 1024, "%.1f"),
           cell(vals[c SUBSEP "per"], 1, "%.1f"), cell(vals[c SUBSEP "rps"], 1, "%.0f"),
           cell(vals[c SUBSEP "cpu"], 1, "%.1f"), errors[c]
@@ -991,7 +1005,7 @@ summarize() {
         errors[c] += $13
       }
       END {
-        printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
+        printf "%-13s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6s %11s %9s\n", "candidate", "req/s", "p50 ms", "p99 ms",
           "CPU us/req", "proxy CPU %", "peak RSS MiB", "upstream conns", "errors", "req/s:nginx", "CPU:nginx"
         ncand = split(order, cands, " ")
         nginx_rps = (vals["nginx" SUBSEP "rps"] != "") ? median(vals["nginx" SUBSEP "rps"]) : ""
@@ -1001,7 +1015,7 @@ summarize() {
           r1 = "-"; r2 = "-"
           if (nginx_rps != "" && vals[c SUBSEP "rps"] != "") r1 = sprintf("%.2f", median(vals[c SUBSEP "rps"]) / nginx_rps)
           if (nginx_cpu != "" && nginx_cpu > 0 && vals[c SUBSEP "cpu"] != "") r2 = sprintf("%.2f", median(vals[c SUBSEP "cpu"]) / nginx_cpu)
-          printf "%-12s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6d %11s %9s\n", c,
+          printf "%-13s %-24s %-24s %-24s %-24s %-12s %-18s %-15s %6d %11s %9s\n", c,
             cell(vals[c SUBSEP "rps"], 1, "%.0f"), cell(vals[c SUBSEP "p50"], 1000, "%.2f"),
             cell(vals[c SUBSEP "p99"], 1000, "%.2f"), cell(vals[c SUBSEP "cpu"], 1, "%.1f"),
             (vals[c SUBSEP "pct"] == "") ? "-" : sprintf("%.0f", median(vals[c SUBSEP "pct"])),

@@ -378,6 +378,23 @@ TEST_F(proxy_e2e, an_http_listener_selects_http_1_1_by_alpn)
     EXPECT_THAT(answer, HasSubstr("ALPN protocol: http/1.1"));
 }
 
+TEST_F(proxy_e2e, tls_1_3_prefers_aes_128_gcm_and_sends_one_session_ticket)
+{
+    // Issue 5: the cheaper suite first, in the server's order, and one ticket per full handshake
+    // (OpenSSL's defaults would give TLS_AES_256_GCM_SHA384 and two). The client waits a second
+    // before its stdin ends, so it reads the tickets that follow the handshake.
+    const auto answer = shell_output("sleep 1 | openssl s_client -connect 127.0.0.1:" + std::to_string(port_) +
+                                     " -servername good.example -tls1_3 2>/dev/null | "
+                                     "grep -E 'Cipher is|New Session Ticket arrived' || true");
+    EXPECT_THAT(answer, HasSubstr("Cipher is TLS_AES_128_GCM_SHA256")) << answer;
+    std::size_t tickets = 0;
+    for (auto at = answer.find("New Session Ticket arrived"); at != std::string::npos;
+         at = answer.find("New Session Ticket arrived", at + 1)) {
+        ++tickets;
+    }
+    EXPECT_EQ(tickets, 1u) << answer;
+}
+
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)
 {
     const auto output = curl("elsewhere.example", "/echo");
