@@ -35,6 +35,9 @@
 #                             HANDSHAKE_CLIENT=/path/to/bench_handshake_client overrides the built one)
 #   --results DIR             where results go [RESULTS, build/benchmarks/load]; a run-* folder per run
 #   --keep                    keep the temporary folder (configs, keys, zone, logs) and print its path
+#   --profile                 also sample each proxy with perf (2999 Hz) during its measured runs and
+#                             print where its CPU per request goes: kernel, its own code, libc,
+#                             OpenSSL, other (not for idle; perf's own cost inflates the CPU column)
 # CPU placement: the load generator and the backend on core LOAD_CPU (0), each proxy alone on
 # PROXY_CPU (1), with taskset.
 #
@@ -66,6 +69,7 @@ backend_kind=nginx
 build=true
 cur_workload=keepalive   # the workload being measured (start_danegate and start_candidate read it)
 keep=false
+profile=false
 [ -z "${DANEGATE:-}" ] || build=false
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -87,6 +91,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=false ;;
     --results) RESULTS=${2:?}; shift ;;
     --keep) keep=true ;;
+    --profile) profile=true ;;
     -h | --help) usage; exit 0 ;;
     *) die_usage "unknown argument '$1'" ;;
   esac
@@ -126,6 +131,7 @@ install_missing() {
   local -A package_of=([wrk]=wrk [nginx]=nginx [curl]=curl [openssl]=openssl [taskset]=util-linux
     [ldns-keygen]=ldnsutils [ldns-signzone]=ldnsutils [ldns-key2ds]=ldnsutils)
   in_list haproxy "${candidates[@]}" && package_of[haproxy]=haproxy
+  ! $profile || package_of[perf]=linux-perf
   if in_list rollover "${workloads[@]}" && in_list danegate "${candidates[@]}"; then package_of[nsd]=nsd; fi
   local tool missing=()
   for tool in "${!package_of[@]}"; do
@@ -786,6 +792,25 @@ danegate_counters() {
     END { if (m == "" || h == "" || l == "") exit 1; printf "%d %d %d\n", m, h, l }'
 }
 
+# profile_split WORKLOAD CANDIDATE REP US_PER_REQUEST PERF_DATA: splits the run's CPU per request
+# by where perf's samples fell (kernel, the proxy's own executable, libc, libcrypto + libssl,
+# anything else) into $out/profile.tsv and a note line.
+profile_split() {
+  local line
+  line=$(perf report -i "$5" --no-children --sort dso --stdio 2>/dev/null | awk -v us="$4" '
+    /^#/ || !/%/ { next }
+    { p = $1; sub("%", "", p); d = $2
+      if (d ~ /^\[kernel/) k += p; else if (d ~ /^libc\.so/) c += p; else if (d ~ /^lib(crypto|ssl)\.so/) t += p
+      else if (d ~ /^(danegate|nginx|haproxy)$/) o += p; else x += p }
+    END { if (k + c + t + o + x == 0) exit 1
+          printf "%.1f\t%.1f\t%.1f\t%.1f\t%.1f", k * us / 100, o * us / 100, c * us / 100, t * us / 100, x * us / 100 }') ||
+    { failures+=("$1-$2-$3: perf recorded nothing (see $5)"); return; }
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$line" >>"$out/profile.tsv"
+  local v
+  read -r -a v <<<"$line"
+  note "$(printf '%-9s %-13s rep %s: profile us/req: kernel %s, own code %s, libc %s, OpenSSL %s, other %s' "$1" "$2" "$3" "${v[@]}")"
+}
+
 # measure WORKLOAD CANDIDATE REP
 measure() {
   local w=$1 c=$2 rep=$3 tag="$1-$2-$3"
@@ -810,7 +835,13 @@ measure() {
   conns0=$(backend_connections)
   if [ "$c" = danegate ]; then m0=$(danegate_counters) || failures+=("$tag: danegate's /metrics did not answer"); fi
   [ -z "$cand_pid" ] || t0=$(cpu_ticks "$cand_pid")
+  local perf_pid=''
+  if $profile && [ -n "$cand_pid" ] && [ "$w" != idle ]; then
+    perf record -q -F 2999 -o "$out/$tag.perf.data" -p "$cand_pid" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   "workload_$w" "$cand_url" "$DURATION" "$out/$tag.txt" || true
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
   if [ -n "$m0" ] && m1=$(danegate_counters); then
     read -r -a a0 <<<"$m0"
     read -r -a a1 <<<"$m1"
@@ -879,6 +910,7 @@ measure() {
     "$(awk -v us="$dur_us" 'BEGIN { printf "%.2f", us / 1e6 }')" "$rps" "$p50" "$p99" "${cpu_us:--}" \
     "${per_req:--}" "${rss:--}" "$conns" "$errors" "${detail:--}" "${cpu_pct:--}" "${resumed:--}" "${open:--}" \
     "${rss0:--}" "${rss1:--}" "${per_conn:--}" "${misses:--}" "${hits:--}" "${lookups:--}" "${changes:--}" >>"$tsv"
+  [ -z "$perf_pid" ] || [ -z "$per_req" ] || profile_split "$w" "$c" "$rep" "$per_req" "$out/$tag.perf.data"
   note "$(printf '%-9s %-13s rep %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %s us/req (%s%%)  RSS %s KiB  errors %s%s' \
     "$w" "$c" "$rep" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
     "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "${per_req:--}" "${cpu_pct:--}" "${rss:--}" "$errors" \
@@ -981,6 +1013,24 @@ column_line() {
     }' "$tsv"
 }
 
+# profile_table WORKLOAD ORDER: the medians of profile.tsv (--profile) per candidate.
+profile_table() {
+  echo "where the CPU per request went (--profile; perf's samples by shared object; us/req, median):"
+  awk -F'\t' -v w="$1" -v order="$2" "$stats_awk"'
+    $1 == w { c = $2; for (i = 4; i <= 8; i++) add(c SUBSEP i, $i) }
+    END {
+      printf "  %-13s %10s %10s %10s %10s %10s\n", "candidate", "kernel", "own code", "libc", "OpenSSL", "other"
+      n = split(order, cands, " ")
+      for (j = 1; j <= n; j++) {
+        c = cands[j]
+        if (vals[c SUBSEP 4] == "") continue
+        printf "  %-13s", c
+        for (i = 4; i <= 8; i++) printf " %10.1f", median(vals[c SUBSEP i])
+        printf "\n"
+      }
+    }' "$out/profile.tsv"
+}
+
 summarize() {
   local w order
   for w in "${workloads[@]}"; do
@@ -1027,6 +1077,7 @@ summarize() {
     column_line "$w" 21 "danegate TLSA cache misses per run"
     column_line "$w" 22 "danegate TLSA cache hits per run"
     column_line "$w" 23 "danegate DNS lookups per run"
+    [ ! -f "$out/profile.tsv" ] || profile_table "$w" "$order"
   done
   echo
   echo "CPU us/req: user+sys CPU time of the proxy process during the measured run / requests;"
