@@ -10,6 +10,7 @@
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
+#include "proxy/request_head.hpp"
 #include "proxy/tls_stream.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -509,20 +510,20 @@ private:
         }
         // Keep-alive upstream (HTTP/1.1's default): the connection goes back to the pool after a
         // complete exchange.
-        out.body().data = nullptr;
-        out.body().more = !request_parser_->is_done();
-        upstream_serializer_.emplace(out);
         arm(upstream_rt_->config.timeouts.response, side::upstream);
         if (request_parser_->is_done()) {
-            // No body (most requests): header and end in one write.
-            if (const auto ec = gather(*upstream_serializer_, upstream_out_)) {
-                upstream_failed(stage::request_header, ec);
-                return;
+            // No body (most requests): the header, and a chunked request's last chunk, in one write.
+            render_request_head(out, upstream_out_);
+            if (out.chunked()) {
+                upstream_out_ += "0\r\n\r\n";
             }
             net::async_write(upstream_->stream, net::buffer(upstream_out_),
                              on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); }));
             return;
         }
+        out.body().data = nullptr;
+        out.body().more = true;
+        upstream_serializer_.emplace(out);
         http::async_write_header(upstream_->stream, *upstream_serializer_,
                                  on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                      self->on_write_request_header(ec);

@@ -15,10 +15,14 @@
 // X-Forwarded-* and Via present, end-to-end fields kept).
 //
 //   BM_rewrite_request_header              the rewriting above, nothing else
-//   BM_rewrite_and_serialize_request_header  the same, then the serializer the session makes and
-//                                          http::write_header into a memory buffer (what
-//                                          async_write_header hands to the socket), no socket
+//   BM_rewrite_and_serialize_request_header  the same, then the serializer the session makes for a
+//                                          request with a body and http::write_header into a
+//                                          memory buffer (what async_write_header hands to the
+//                                          socket), no socket
+//   BM_rewrite_and_render_request_header   the same, then render_request_head into a string: what
+//                                          the session writes for a request without a body
 #include "proxy/http_rules.hpp"
+#include "proxy/request_head.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -231,6 +235,36 @@ void BM_rewrite_and_serialize_request_header(benchmark::State& state)
     state.counters["header_bytes"] = static_cast<double>(wire_size);
 }
 BENCHMARK(BM_rewrite_and_serialize_request_header);
+
+void BM_rewrite_and_render_request_header(benchmark::State& state)
+{
+    std::string error;
+    http::request_parser<http::buffer_body> parser;
+    if (!parse_request(parser, error)) {
+        state.SkipWithError(error.c_str());
+        return;
+    }
+    const std::string host(parser.get()[http::field::host]);
+    std::optional<http::request<http::buffer_body>> upstream_request;
+    std::string wire;
+    wire.reserve(4096);
+    rewrite(parser, host, upstream_request);
+    render_request_head(*upstream_request, wire);
+    if (!wire.starts_with("GET /dashboard/overview?tab=usage&range=7d HTTP/1.1\r\n") || !wire.ends_with("\r\n\r\n") ||
+        wire.find("\r\nConnection:") != std::string::npos ||
+        wire.find("\r\nX-Forwarded-For: 203.0.113.7\r\n") == std::string::npos) {
+        state.SkipWithError(("unexpected header on the wire: " + wire).c_str());
+        return;
+    }
+    const std::size_t wire_size = wire.size();
+    for (auto _ : state) {
+        rewrite(parser, host, upstream_request);
+        render_request_head(*upstream_request, wire);
+        benchmark::DoNotOptimize(wire.data());
+    }
+    state.counters["header_bytes"] = static_cast<double>(wire_size);
+}
+BENCHMARK(BM_rewrite_and_render_request_header);
 
 }  // namespace
 }  // namespace danegate::proxy
