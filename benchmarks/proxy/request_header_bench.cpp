@@ -172,19 +172,42 @@ std::string check_rewrite(const http::request<http::buffer_body>& header)
     return {};
 }
 
-void BM_rewrite_request_header(benchmark::State& state)
+/**
+ * Parses browser_request into @p parser and takes its Host, as the session does once for routing
+ * and the access log; false (the benchmark skipped with the reason) when that fails.
+ */
+bool prepare(benchmark::State& state, http::request_parser<http::buffer_body>& parser, std::string& host)
 {
     std::string error;
-    http::request_parser<http::buffer_body> parser;  // Beast's parsers cannot be moved
     if (!parse_request(parser, error)) {
         state.SkipWithError(error.c_str());
+        return false;
+    }
+    host = std::string(parser.get()[http::field::host]);
+    return true;
+}
+
+/** Empty when @p wire is the expected rewrite of browser_request on the wire, else what is wrong. */
+std::string check_wire(const std::string& wire)
+{
+    if (!wire.starts_with("GET /dashboard/overview?tab=usage&range=7d HTTP/1.1\r\n") || !wire.ends_with("\r\n\r\n") ||
+        wire.find("\r\nConnection:") != std::string::npos ||
+        wire.find("\r\nX-Forwarded-For: 203.0.113.7\r\n") == std::string::npos) {
+        return "unexpected header on the wire: " + wire;
+    }
+    return {};
+}
+
+void BM_rewrite_request_header(benchmark::State& state)
+{
+    http::request_parser<http::buffer_body> parser;  // Beast's parsers cannot be moved
+    std::string host;
+    if (!prepare(state, parser, host)) {
         return;
     }
-    // The session takes Host from the parsed request once, for routing and the access log.
-    const std::string host(parser.get()[http::field::host]);
     std::optional<http::request<http::buffer_body>> upstream_request;
     rewrite(parser, host, upstream_request);
-    if (error = check_rewrite(*upstream_request); !error.empty()) {
+    if (const auto error = check_rewrite(*upstream_request); !error.empty()) {
         state.SkipWithError(error.c_str());
         return;
     }
@@ -197,13 +220,11 @@ BENCHMARK(BM_rewrite_request_header);
 
 void BM_rewrite_and_serialize_request_header(benchmark::State& state)
 {
-    std::string error;
     http::request_parser<http::buffer_body> parser;  // Beast's parsers cannot be moved
-    if (!parse_request(parser, error)) {
-        state.SkipWithError(error.c_str());
+    std::string host;
+    if (!prepare(state, parser, host)) {
         return;
     }
-    const std::string host(parser.get()[http::field::host]);
     std::optional<http::request<http::buffer_body>> upstream_request;
     std::optional<http::request_serializer<http::buffer_body>> serializer;
     std::string wire;
@@ -213,10 +234,8 @@ void BM_rewrite_and_serialize_request_header(benchmark::State& state)
         state.SkipWithError("write_header failed");
         return;
     }
-    if (!wire.starts_with("GET /dashboard/overview?tab=usage&range=7d HTTP/1.1\r\n") || !wire.ends_with("\r\n\r\n") ||
-        wire.find("\r\nConnection:") != std::string::npos ||
-        wire.find("\r\nX-Forwarded-For: 203.0.113.7\r\n") == std::string::npos) {
-        state.SkipWithError(("unexpected header on the wire: " + wire).c_str());
+    if (const auto error = check_wire(wire); !error.empty()) {
+        state.SkipWithError(error.c_str());
         return;
     }
     const std::size_t wire_size = wire.size();
@@ -238,22 +257,18 @@ BENCHMARK(BM_rewrite_and_serialize_request_header);
 
 void BM_rewrite_and_render_request_header(benchmark::State& state)
 {
-    std::string error;
-    http::request_parser<http::buffer_body> parser;
-    if (!parse_request(parser, error)) {
-        state.SkipWithError(error.c_str());
+    http::request_parser<http::buffer_body> parser;  // Beast's parsers cannot be moved
+    std::string host;
+    if (!prepare(state, parser, host)) {
         return;
     }
-    const std::string host(parser.get()[http::field::host]);
     std::optional<http::request<http::buffer_body>> upstream_request;
     std::string wire;
     wire.reserve(4096);
     rewrite(parser, host, upstream_request);
     render_request_head(*upstream_request, wire);
-    if (!wire.starts_with("GET /dashboard/overview?tab=usage&range=7d HTTP/1.1\r\n") || !wire.ends_with("\r\n\r\n") ||
-        wire.find("\r\nConnection:") != std::string::npos ||
-        wire.find("\r\nX-Forwarded-For: 203.0.113.7\r\n") == std::string::npos) {
-        state.SkipWithError(("unexpected header on the wire: " + wire).c_str());
+    if (const auto error = check_wire(wire); !error.empty()) {
+        state.SkipWithError(error.c_str());
         return;
     }
     const std::size_t wire_size = wire.size();
