@@ -280,6 +280,9 @@ private:
             return;
         }
         adopt_current_generation();
+        // The last exchange has been reported: its state goes now, once, whether the next request
+        // is already buffered (pipelined) or the connection goes idle first.
+        reset_request();
         if (client_buffer_.size() > 0) {
             do_read_header();
             return;
@@ -288,10 +291,9 @@ private:
         arm(limits_.idle_timeout, side::client);
         // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
         // and no parser. The last exchange has been reported, so its state can go now rather
-        // than at the next request; the read buffer is taken only once bytes arrive. A gathered
-        // write piece is kept while small (it is reused without allocating), not once it grew
-        // to a body chunk.
-        reset_request();
+        // than at the next request (reset above); the read buffer is taken only once bytes
+        // arrive. A gathered write piece is kept while small (it is reused without allocating),
+        // not once it grew to a body chunk.
         client_buffer_.shrink_to_fit();
         upstream_buffer_.shrink_to_fit();
         if (client_out_.capacity() > 4096) {
@@ -342,7 +344,6 @@ private:
 
     void do_read_header()
     {
-        reset_request();
         request_parser_.emplace();
         request_parser_->header_limit(static_cast<std::uint32_t>(
             std::min<std::size_t>(limits_.header_bytes, std::numeric_limits<std::uint32_t>::max())));
