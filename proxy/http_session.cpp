@@ -10,7 +10,7 @@
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
 #include "proxy/http_rules.hpp"
-#include "proxy/request_head.hpp"
+#include "proxy/wire_format.hpp"
 #include "proxy/tls_stream.hpp"
 
 #include <boost/asio/bind_executor.hpp>
@@ -55,36 +55,6 @@ constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 std::string to_text(beast::string_view view)
 {
     return {view.data(), view.size()};
-}
-
-/**
- * Serializes what @p serializer has ready (the header, the body bytes given to it, chunk framing)
- * into @p out, so that it goes out in one write: Asio's SSL stream writes one buffer of a
- * sequence per call, so Beast's separate header, body and chunk buffers would each cost a TLS
- * record and a system call. Copying a header and at most one 16 KiB chunk costs less.
- */
-template <class Serializer>
-error_code gather(Serializer& serializer, std::string& out)
-{
-    out.clear();
-    error_code ec;
-    while (!serializer.is_done()) {
-        std::size_t taken = 0;
-        serializer.next(ec, [&](error_code&, const auto& buffers) {
-            for (const auto buffer : beast::buffers_range_ref(buffers)) {
-                out.append(static_cast<const char*>(buffer.data()), buffer.size());
-                taken += buffer.size();
-            }
-        });
-        if (ec) {
-            break;
-        }
-        serializer.consume(taken);
-    }
-    if (ec == http::error::need_buffer) {
-        ec = {};  // everything given is out; more body is to come
-    }
-    return ec;
 }
 
 /**
@@ -184,6 +154,29 @@ private:
     auto on_strand(Handler&& handler)
     {
         return net::bind_executor(client_.get_executor(), std::forward<Handler>(handler));
+    }
+
+    /**
+     * Writes @p data to @p stream, then calls @p next(ec). Most writes complete at once (the
+     * socket has room), and then no operation is started, no deadline set, and @p next runs
+     * here: what nginx does, and a post, a completion and two executor work counts less per
+     * write. Only what the socket could not take waits, for at most @p timeout on @p which side.
+     */
+    template <class Next>
+    void write_then(tls_stream& stream, net::const_buffer data, conf::duration timeout, side which, Next next)
+    {
+        error_code ec;
+        const std::size_t written = stream.try_write(data, ec);
+        if (ec != net::error::would_block) {
+            next(ec);
+            return;
+        }
+        arm(timeout, which);
+        net::async_write(stream, data + written,
+                         on_strand([self = shared_from_this(), next = std::move(next)](error_code ec, std::size_t) mutable {
+                             self->disarm();
+                             next(ec);
+                         }));
     }
 
     // ---- deadlines (STYLE rec. 3): one deadline per operation, one lazy timer --------------
@@ -292,7 +285,7 @@ private:
         // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
         // and no parser. The last exchange has been reported, so its state can go now rather
         // than at the next request (reset above); the read buffer is taken only once bytes
-        // arrive. A gathered write piece is kept while small (it is reused without allocating),
+        // arrive. A response piece buffer is kept while small (it is reused without allocating),
         // not once it grew to a body chunk.
         client_buffer_.shrink_to_fit();
         upstream_buffer_.shrink_to_fit();
@@ -308,8 +301,15 @@ private:
             on_first_bytes(ec, 0);
             return;
         }
-        client_.async_read_some(client_buffer_.prepare(4096),
-                                [self = shared_from_this()](error_code read_ec, std::size_t n) { self->on_first_bytes(read_ec, n); });
+        // Readable: the request's first record is usually whole, so it is read here and now.
+        const std::size_t n = client_.try_read(client_buffer_.prepare(4096), ec);
+        if (ec == net::error::would_block) {
+            client_.async_read_some(client_buffer_.prepare(4096), [self = shared_from_this()](error_code read_ec, std::size_t got) {
+                self->on_first_bytes(read_ec, got);
+            });
+            return;
+        }
+        on_first_bytes(ec, n);
     }
 
     /**
@@ -367,8 +367,17 @@ private:
                 send_error(400, "bad request", "obs-fold in the request header");
                 return;
             }
-            http::async_read_header(client_, client_buffer_, *request_parser_,
-                                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_header(ec); });
+            // The whole header is buffered: parse it here (Beast's read would find it there too,
+            // but complete through a post). The parser stops at the header's end.
+            error_code ec;
+            client_buffer_.consume(request_parser_->put(client_buffer_.data(), ec));
+            if (ec == http::error::need_more || (!ec && !request_parser_->is_header_done())) {
+                // Not expected of a block that ends in CRLF CRLF; Beast's read then goes on.
+                http::async_read_header(client_, client_buffer_, *request_parser_,
+                                        [self = shared_from_this()](error_code ec, std::size_t) { self->on_read_header(ec); });
+                return;
+            }
+            on_read_header(ec);
             return;
         }
         if (client_buffer_.size() >= limits_.header_bytes) {
@@ -511,17 +520,24 @@ private:
         }
         // Keep-alive upstream (HTTP/1.1's default): the connection goes back to the pool after a
         // complete exchange.
-        arm(upstream_rt_->config.timeouts.response, side::upstream);
         if (request_parser_->is_done()) {
             // No body (most requests): the header, and a chunked request's last chunk, in one write.
             render_request_head(out, upstream_out_);
             if (out.chunked()) {
-                upstream_out_ += "0\r\n\r\n";
+                append_last_chunk(upstream_out_);
             }
-            net::async_write(upstream_->stream, net::buffer(upstream_out_),
-                             on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); }));
+            // Written after the handlers already queued (other sessions' requests, mostly), not at
+            // once: a burst of requests then reaches the upstream together and wakes it once.
+            // Measured (keepalive): at once, the proxy woke the upstream 0.23 times per request
+            // instead of 0.06, and spent ~5 µs more system time per request doing it.
+            net::post(client_.get_executor(), [self = shared_from_this()] {
+                self->write_then(self->upstream_->stream, net::buffer(self->upstream_out_),
+                                 self->upstream_rt_->config.timeouts.response, side::upstream,
+                                 [raw = self.get()](error_code ec) { raw->on_request_sent(ec); });
+            });
             return;
         }
+        arm(upstream_rt_->config.timeouts.response, side::upstream);
         out.body().data = nullptr;
         out.body().more = true;
         upstream_serializer_.emplace(out);
@@ -728,16 +744,15 @@ private:
         out.keep_alive(keep_alive);
         client_keep_alive_ = keep_alive;
         record_.status = status;
-        out.body().data = nullptr;
-        out.body().more = true;
-        client_serializer_.emplace(out);
+        response_chunked_ = out.chunked();
+        response_head_sent_ = false;
         responded_ = true;
         relay_response_chunk();
     }
 
     // The response goes out in pieces of at most one chunk (16 KiB) of body: the header with the
     // body bytes that came with it, then each chunk read from the upstream. Each piece is one
-    // write (gather), and the upstream is read only when no buffered bytes are left.
+    // write, and the upstream is read only when no buffered bytes are left.
     void relay_response_chunk()
     {
         error_code ec;
@@ -746,7 +761,7 @@ private:
             on_read_response_body(ec);
             return;
         }
-        if (got > 0 || response_parser_->is_done() || !client_serializer_->is_header_done()) {
+        if (got > 0 || response_parser_->is_done() || !response_head_sent_) {
             send_response_piece(got);  // a header is sent at once, even before any body arrives
             return;
         }
@@ -784,36 +799,43 @@ private:
         send_response_piece(got);
     }
 
-    /** Writes the header if not yet written, @p got bytes of buffer_, and the end when there. */
+    /**
+     * Writes, in one piece, the header if not yet written, @p got bytes of buffer_ (framed as a
+     * chunk when the client's body is chunked) and the body's end when it is there. The body
+     * bytes are copied next to the header and the framing: one write, so one TLS record and one
+     * system call, costs less than the copy of at most one 16 KiB chunk.
+     */
     void send_response_piece(std::size_t got)
     {
         record_.bytes_out += got;
-        auto& body = client_response_->body();
-        body.data = got > 0 ? buffer_.data() : nullptr;
-        body.size = got;
-        body.more = !response_parser_->is_done();
-        // With no body bytes yet and more to come, Beast's serializer would hold the header back
-        // (need_buffer) rather than send it alone: ask for the header by itself then.
-        client_serializer_->split(got == 0 && body.more);
-        if (const auto ec = gather(*client_serializer_, client_out_)) {
-            record_.detail = "writing the response: " + ec.message();
-            finish_exchange(false);
-            return;
+        client_out_.clear();
+        if (!response_head_sent_) {
+            render_response_head(*client_response_, client_out_);
+            response_head_sent_ = true;
         }
-        arm(limits_.idle_timeout, side::client);
-        net::async_write(client_, net::buffer(client_out_),
-                         [self = shared_from_this()](error_code ec, std::size_t) { self->on_response_piece_sent(ec); });
+        response_complete_ = response_parser_->is_done();
+        if (!response_chunked_) {
+            client_out_.append(buffer_.data(), got);
+        } else {
+            if (got > 0) {
+                append_chunk(client_out_, buffer_.data(), got);
+            }
+            if (response_complete_) {
+                append_last_chunk(client_out_);
+            }
+        }
+        write_then(client_, net::buffer(client_out_), limits_.idle_timeout, side::client,
+                   [this](error_code ec) { on_response_piece_sent(ec); });
     }
 
     void on_response_piece_sent(error_code ec)
     {
-        disarm();
         if (ec) {
             record_.detail = "writing the response: " + ec.message();
             finish_exchange(false);
             return;
         }
-        if (client_serializer_->is_done()) {
+        if (response_complete_) {
             on_response_sent(ec);
             return;
         }
@@ -1016,7 +1038,6 @@ private:
         request_parser_.reset();
         upstream_serializer_.reset();
         upstream_request_.reset();
-        client_serializer_.reset();
         client_response_.reset();
         response_parser_.reset();
         error_response_.reset();
@@ -1144,7 +1165,7 @@ private:
     beast::flat_buffer client_buffer_;
     beast::flat_buffer upstream_buffer_;
     std::array<char, body_chunk> buffer_{};
-    std::string client_out_;    // one gathered piece of the response (header, chunk, framing)
+    std::string client_out_;    // one piece of the response, framed (header, chunk, end)
     std::string upstream_out_;  // a whole bodiless request, gathered
     const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -1153,7 +1174,6 @@ private:
     std::optional<http::request_serializer<http::buffer_body>> upstream_serializer_;
     std::optional<http::response_parser<http::buffer_body>> response_parser_;
     std::optional<http::response<http::buffer_body>> client_response_;
-    std::optional<http::response_serializer<http::buffer_body>> client_serializer_;
     std::optional<http::response<http::string_body>> error_response_;
     std::optional<http::response<http::empty_body>> tunnel_response_;
 
@@ -1176,6 +1196,9 @@ private:
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
     bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
+    bool response_chunked_ = false;     // the client's response body goes in chunks
+    bool response_head_sent_ = false;   // client_response_'s head went out with an earlier piece
+    bool response_complete_ = false;    // the piece being written ends the response
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
     bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()
     std::string linger_alert_;        // the close_notify record do_lingering_close() writes

@@ -289,4 +289,30 @@ want tls_stream::write_once(const void* data, std::size_t size, std::size_t& wri
     return classify(ssl_.get(), result, saved_errno, ec);
 }
 
+std::size_t tls_stream::try_read(net::mutable_buffer buffer, error_code& ec)
+{
+    ec = {};
+    std::size_t read = 0;
+    if (buffer.size() > 0 && read_once(buffer.data(), buffer.size(), read, ec) != want::nothing) {
+        ec = net::error::would_block;
+    }
+    return read;
+}
+
+std::size_t tls_stream::try_write(net::const_buffer buffer, error_code& ec)
+{
+    ec = {};
+    std::size_t written = 0;
+    while (written < buffer.size() && !ec) {
+        // One record per call (SSL_MODE_ENABLE_PARTIAL_WRITE): the same pieces write_step makes.
+        std::size_t n = 0;
+        const want next = write_once(static_cast<const char*>(buffer.data()) + written, buffer.size() - written, n, ec);
+        written += n;
+        if (next != want::nothing) {
+            ec = net::error::would_block;
+        }
+    }
+    return written;
+}
+
 }  // namespace danegate::proxy

@@ -216,6 +216,22 @@ public:
             token, socket_);
     }
 
+    /**
+     * One non-blocking attempt to read what has arrived into @p buffer, for a caller that knows
+     * (or guesses) that bytes are there: it avoids an operation and its completion. Sets
+     * error::would_block, with 0 read, when no whole record has arrived yet; other errors as
+     * async_read_some's.
+     */
+    std::size_t try_read(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
+
+    /**
+     * Writes as much of @p buffer as the socket takes now, without waiting. All of it, usually:
+     * the common case then needs no operation at all. Sets error::would_block when the socket
+     * is full; the rest (from the returned count) must then go with async_write_some, whose
+     * first attempt repeats exactly what OpenSSL asked to be retried.
+     */
+    std::size_t try_write(boost::asio::const_buffer buffer, boost::system::error_code& ec);
+
 private:
     template <class, class>
     friend class tls_detail::io_op;

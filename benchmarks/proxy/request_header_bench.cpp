@@ -22,7 +22,7 @@
 //   BM_rewrite_and_render_request_header   the same, then render_request_head into a string: what
 //                                          the session writes for a request without a body
 #include "proxy/http_rules.hpp"
-#include "proxy/request_head.hpp"
+#include "proxy/wire_format.hpp"
 
 #include <benchmark/benchmark.h>
 
