@@ -1164,7 +1164,10 @@ private:
 
     beast::flat_buffer client_buffer_;
     beast::flat_buffer upstream_buffer_;
-    std::array<char, body_chunk> buffer_{};
+    // Left uninitialized on purpose: it is always written before it is read, and zeroing 16 KiB
+    // per connection cost ~16,000 instructions per handshake (callgrind) and made every page of
+    // it resident even on connections that never carry a body.
+    std::array<char, body_chunk> buffer_;
     std::string client_out_;    // one piece of the response, framed (header, chunk, end)
     std::string upstream_out_;  // a whole bodiless request, gathered
     const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
