@@ -401,23 +401,81 @@ void append_via(http::fields& fields, unsigned received_version)
     fields.set(http::field::via, via);
 }
 
-void add_forwarding_headers(http::fields& fields, std::string_view client_address, std::string_view host,
-                            unsigned received_version)
+void render_upstream_request(const http::request_header<>& request, const upstream_request_options& options,
+                             std::string& out)
 {
-    // X-Forwarded-For: the client's list, then the address we saw (de-facto; RFC 7239 §5.2 for
-    // the standard Forwarded equivalent). Several fields are combined into one list.
+    out.clear();
+    const auto method = request.method_string();
+    const auto target = request.target();
+    out.append(method.data(), method.size());
+    out += ' ';
+    out.append(target.data(), target.size());
+    out += " HTTP/1.1\r\n";  // DESIGN §4: HTTP/1.1 upstream whatever the client spoke
+    // RFC 9110 §7.6.1: fields named in Connection are hop-by-hop too. Host and Content-Length
+    // are end-to-end whatever a client claims (a sender MUST NOT list them).
+    const auto listed = list_values(request, http::field::connection);
+    const auto named_in_connection = [&listed](http::field code, std::string_view name) {
+        return !listed.empty() && code != http::field::host && code != http::field::content_length &&
+               std::any_of(listed.begin(), listed.end(),
+                           [name](const std::string& item) { return boost::beast::iequals(item, name); });
+    };
+    // The client's X-Forwarded-For and Via lists go on, with this hop appended.
     std::string forwarded_for;
-    auto range = fields.equal_range("X-Forwarded-For");
-    for (auto it = range.first; it != range.second; ++it) {
-        forwarded_for.append(it->value().data(), it->value().size());
-        forwarded_for += ", ";
+    std::string via;
+    constexpr std::array dropped{http::field::connection, http::field::keep_alive, http::field::proxy_connection,
+                                 http::field::te,         http::field::trailer,    http::field::transfer_encoding,
+                                 http::field::upgrade,    http::field::content_length, http::field::expect};
+    for (const auto& field : request) {
+        const auto code = field.name();
+        const std::string_view name(field.name_string().data(), field.name_string().size());
+        const std::string_view value(field.value().data(), field.value().size());
+        if (std::find(dropped.begin(), dropped.end(), code) != dropped.end() || named_in_connection(code, name)) {
+            continue;
+        }
+        if (code == http::field::via) {
+            via.append(value);
+            via += ", ";
+            continue;
+        }
+        if (code == http::field::unknown) {
+            if (boost::beast::iequals(name, "X-Forwarded-For")) {
+                forwarded_for.append(value);
+                forwarded_for += ", ";
+                continue;
+            }
+            // Proto and Host describe this hop only: whatever the client claimed is replaced.
+            if (boost::beast::iequals(name, "X-Forwarded-Proto") || boost::beast::iequals(name, "X-Forwarded-Host")) {
+                continue;
+            }
+        }
+        out.append(name);
+        out += ": ";
+        out.append(value);
+        out += "\r\n";
     }
-    forwarded_for.append(client_address);
-    fields.set("X-Forwarded-For", forwarded_for);
-    // Proto and Host describe this hop only: whatever the client claimed is replaced.
-    fields.set("X-Forwarded-Proto", "https");
-    fields.set("X-Forwarded-Host", host);
-    append_via(fields, received_version);
+    forwarded_for.append(options.client_address);
+    via += request.version() == 10 ? "1.0 danegate" : "1.1 danegate";
+    const auto append_field = [&out](std::string_view name, std::string_view value) {
+        out.append(name);
+        out += ": ";
+        out.append(value);
+        out += "\r\n";
+    };
+    append_field("X-Forwarded-For", forwarded_for);
+    append_field("X-Forwarded-Proto", "https");
+    append_field("X-Forwarded-Host", options.host);
+    append_field("Via", via);
+    if (options.websocket) {
+        // Hop-by-hop, so dropped above; a WebSocket handshake asks the next hop anew (RFC 6455 §4.1).
+        append_field("Connection", "Upgrade");
+        append_field("Upgrade", "websocket");
+    }
+    if (options.chunked) {
+        append_field("Transfer-Encoding", "chunked");
+    } else if (options.content_length) {
+        append_field("Content-Length", std::to_string(*options.content_length));
+    }
+    out += "\r\n";
 }
 
 }  // namespace danegate::proxy

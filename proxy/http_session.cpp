@@ -26,7 +26,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -491,39 +490,22 @@ private:
     void do_write_request_header()
     {
         const auto& in = request_parser_->get();
-        upstream_request_.emplace();
-        auto& out = *upstream_request_;
-        out.method(in.method());
-        if (in.method() == http::verb::unknown) {
-            out.method_string(in.method_string());
+        // Framing is ours to decide (RFC 9112 §6): re-framed from what the parser saw.
+        upstream_request_options options;
+        options.client_address = client_ip_;
+        options.host = record_.host;
+        options.websocket = websocket_;
+        request_chunked_ = request_parser_->chunked();
+        options.chunked = request_chunked_;
+        if (const auto length = request_parser_->content_length(); length && !request_chunked_) {
+            options.content_length = *length;
         }
-        out.target(in.target());
-        out.version(11);  // DESIGN §4: HTTP/1.1 upstream whatever the client spoke
-        for (const auto& field : in.base()) {
-            out.insert(field.name_string(), field.value());
-        }
-        remove_hop_by_hop(out.base());
-        // Framing is ours to decide (RFC 9112 §6): re-framed below from what the parser saw.
-        out.erase(http::field::content_length);
-        // 100-continue is answered here, before the body is read (RFC 9110 §10.1.1).
-        out.erase(http::field::expect);
-        add_forwarding_headers(out.base(), client_ip_, record_.host, in.version());
-        if (websocket_) {
-            // Hop-by-hop, so removed above; a WebSocket handshake asks the next hop anew (RFC 6455 §4.1).
-            out.set(http::field::connection, "Upgrade");
-            out.set(http::field::upgrade, "websocket");
-        }
-        if (request_parser_->chunked()) {
-            out.chunked(true);
-        } else if (const auto length = request_parser_->content_length()) {
-            out.content_length(*length);
-        }
+        render_upstream_request(in, options, upstream_out_);
         // Keep-alive upstream (HTTP/1.1's default): the connection goes back to the pool after a
         // complete exchange.
         if (request_parser_->is_done()) {
             // No body (most requests): the header, and a chunked request's last chunk, in one write.
-            render_request_head(out, upstream_out_);
-            if (out.chunked()) {
+            if (request_chunked_) {
                 append_last_chunk(upstream_out_);
             }
             // Written after the handlers already queued (other sessions' requests, mostly), not at
@@ -537,19 +519,12 @@ private:
             });
             return;
         }
-        arm(upstream_rt_->config.timeouts.response, side::upstream);
-        out.body().data = nullptr;
-        out.body().more = true;
-        upstream_serializer_.emplace(out);
-        http::async_write_header(upstream_->stream, *upstream_serializer_,
-                                 on_strand([self = shared_from_this()](error_code ec, std::size_t) {
-                                     self->on_write_request_header(ec);
-                                 }));
+        write_then(upstream_->stream, net::buffer(upstream_out_), upstream_rt_->config.timeouts.response,
+                   side::upstream, [this](error_code ec) { on_write_request_header(ec); });
     }
 
     void on_write_request_header(error_code ec)
     {
-        disarm();
         if (ec) {
             upstream_failed(stage::request_header, ec);
             return;
@@ -575,13 +550,14 @@ private:
     void do_relay_request_body()
     {
         if (request_parser_->is_done()) {
-            auto& body = upstream_request_->body();
-            body.data = nullptr;
-            body.size = 0;
-            body.more = false;
-            arm(upstream_rt_->config.timeouts.response, side::upstream);
-            http::async_write(upstream_->stream, *upstream_serializer_,
-                              on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_request_sent(ec); }));
+            if (!request_chunked_) {
+                on_request_sent({});
+                return;
+            }
+            upstream_out_.clear();
+            append_last_chunk(upstream_out_);
+            write_then(upstream_->stream, net::buffer(upstream_out_), upstream_rt_->config.timeouts.response,
+                       side::upstream, [this](error_code ec) { on_request_sent(ec); });
             return;
         }
         auto& body = request_parser_->get().body();
@@ -619,21 +595,18 @@ private:
             do_relay_request_body();
             return;
         }
-        auto& body = upstream_request_->body();
-        body.data = buffer_.data();
-        body.size = got;
-        body.more = true;
-        arm(upstream_rt_->config.timeouts.response, side::upstream);
-        http::async_write(upstream_->stream, *upstream_serializer_,
-                          on_strand([self = shared_from_this()](error_code ec, std::size_t) { self->on_write_request_body(ec); }));
+        upstream_out_.clear();
+        if (request_chunked_) {
+            append_chunk(upstream_out_, buffer_.data(), got);
+        } else {
+            upstream_out_.append(buffer_.data(), got);
+        }
+        write_then(upstream_->stream, net::buffer(upstream_out_), upstream_rt_->config.timeouts.response,
+                   side::upstream, [this](error_code ec) { on_write_request_body(ec); });
     }
 
     void on_write_request_body(error_code ec)
     {
-        disarm();
-        if (ec == http::error::need_buffer) {
-            ec = {};  // everything given was written; more is to come
-        }
         if (ec) {
             upstream_failed(stage::request_body, ec);
             return;
@@ -1036,8 +1009,6 @@ private:
         route_.reset();
         interim_responses_ = 0;
         request_parser_.reset();
-        upstream_serializer_.reset();
-        upstream_request_.reset();
         client_response_.reset();
         response_parser_.reset();
         error_response_.reset();
@@ -1169,12 +1140,10 @@ private:
     // it resident even on connections that never carry a body.
     std::array<char, body_chunk> buffer_;
     std::string client_out_;    // one piece of the response, framed (header, chunk, end)
-    std::string upstream_out_;  // a whole bodiless request, gathered
+    std::string upstream_out_;  // the request's head (with a bodiless request's end), or a body piece
     const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
 
     std::optional<http::request_parser<http::buffer_body>> request_parser_;
-    std::optional<http::request<http::buffer_body>> upstream_request_;
-    std::optional<http::request_serializer<http::buffer_body>> upstream_serializer_;
     std::optional<http::response_parser<http::buffer_body>> response_parser_;
     std::optional<http::response<http::buffer_body>> client_response_;
     std::optional<http::response<http::string_body>> error_response_;
@@ -1199,6 +1168,7 @@ private:
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
     bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
+    bool request_chunked_ = false;      // the upstream request's body goes in chunks
     bool response_chunked_ = false;     // the client's response body goes in chunks
     bool response_head_sent_ = false;   // client_response_'s head went out with an earlier piece
     bool response_complete_ = false;    // the piece being written ends the response

@@ -23,18 +23,6 @@ void append_fields(const Fields& fields, std::string& out)
 
 }  // namespace
 
-void render_request_head(const boost::beast::http::request_header<>& request, std::string& out)
-{
-    out.clear();
-    const auto method = request.method_string();
-    const auto target = request.target();
-    out.append(method.data(), method.size());
-    out += ' ';
-    out.append(target.data(), target.size());
-    out += request.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-    append_fields(request, out);
-}
-
 void render_response_head(const boost::beast::http::response_header<>& response, std::string& out)
 {
     out.clear();

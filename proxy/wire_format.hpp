@@ -1,9 +1,9 @@
-// The HTTP/1.1 bytes danegate writes itself rather than through Beast's serializer: a message's
-// head (start line, fields, blank line) and the chunked coding's delimiters. For every request
-// without a body and every response (most traffic), written into one string that goes out in
-// one write. Beast's serializer produces the same bytes (tests/proxy/wire_format_test.cpp) through
-// a buffer sequence whose iteration cost ~2.5 µs per header against ~0.2 µs for this
-// (benchmarks/proxy/request_header_bench.cpp).
+// The HTTP/1.1 bytes danegate writes itself rather than through Beast's serializer: a response's
+// head (status line, fields, blank line) and the chunked coding's delimiters, written into one
+// string that goes out in one write. Beast's serializer produces the same bytes
+// (tests/proxy/wire_format_test.cpp) through a buffer sequence whose iteration cost ~1.8 µs more
+// per header. The upstream request's head is rendered by http_rules' render_upstream_request,
+// which applies the relay's rules as it writes.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -12,9 +12,6 @@
 #include <string>
 
 namespace danegate::proxy {
-
-/** Replaces @p out with @p request's head: "METHOD target HTTP/1.x", "Name: value" lines, CRLF. */
-void render_request_head(const boost::beast::http::request_header<>& request, std::string& out);
 
 /**
  * Replaces @p out with @p response's head: "HTTP/1.x NNN reason" (the standard reason when the

@@ -3,7 +3,16 @@
 // X-Forwarded-*.
 #include "proxy/http_rules.hpp"
 
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/serializer.hpp>
+
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace danegate::proxy {
 namespace {
@@ -236,32 +245,154 @@ TEST(http_rules, connection_cannot_remove_host)
     EXPECT_EQ(fields[http::field::content_length], "3");
 }
 
-TEST(http_rules, forwarding_headers_append_to_the_client_s_lists)
+/** Options for a request from @p address to app.example, framed as given. */
+upstream_request_options options_for(std::string_view address, bool chunked = false,
+                                     std::optional<std::uint64_t> content_length = std::nullopt, bool websocket = false)
 {
-    http::fields fields;
-    fields.insert("X-Forwarded-For", "203.0.113.7");
-    fields.insert("X-Forwarded-For", "198.51.100.1");
-    fields.set("X-Forwarded-Proto", "http");
-    fields.set("X-Forwarded-Host", "spoofed.example");
-    fields.set(http::field::via, "1.0 fred");
-    add_forwarding_headers(fields, "192.0.2.9", "app.example:8443", 11);
-    EXPECT_EQ(fields["X-Forwarded-For"], "203.0.113.7, 198.51.100.1, 192.0.2.9");
-    EXPECT_EQ(fields.count("X-Forwarded-For"), 1u);
-    EXPECT_EQ(fields["X-Forwarded-Proto"], "https");
-    EXPECT_EQ(fields["X-Forwarded-Host"], "app.example:8443");
-    EXPECT_EQ(fields[http::field::via], "1.0 fred, 1.1 danegate");
+    upstream_request_options options;
+    options.client_address = address;
+    options.host = "app.example";
+    options.chunked = chunked;
+    options.content_length = content_length;
+    options.websocket = websocket;
+    return options;
 }
 
-TEST(http_rules, forwarding_headers_start_lists_when_absent)
+/** render_upstream_request's output for @p request, with @p options defaulted as for a GET. */
+std::string upstream_head(const http::request_header<>& request, upstream_request_options options = {})
 {
-    http::fields fields;
-    add_forwarding_headers(fields, "192.0.2.9", "app.example", 11);
-    EXPECT_EQ(fields["X-Forwarded-For"], "192.0.2.9");
-    EXPECT_EQ(fields[http::field::via], "1.1 danegate");
+    if (options.client_address.empty()) {
+        options.client_address = "192.0.2.9";
+    }
+    if (options.host.empty()) {
+        options.host = "app.example";
+    }
+    std::string out;
+    render_upstream_request(request, options, out);
+    return out;
+}
 
-    http::fields from_http10;
-    add_forwarding_headers(from_http10, "192.0.2.9", "app.example", 10);
-    EXPECT_EQ(from_http10[http::field::via], "1.0 danegate") << "received-protocol is the client's version";
+/**
+ * The rewrite spelled out with Beast's field operations, as the session did it before the head
+ * was rendered in one pass: a copy, remove_hop_by_hop, erase, set at the end, then Beast's own
+ * serializer. render_upstream_request must produce exactly these bytes.
+ */
+std::string edited_copy(const http::request_header<>& in, const upstream_request_options& options)
+{
+    http::request<http::empty_body> out;
+    out.method_string(in.method_string());
+    out.target(in.target());
+    out.version(11);
+    for (const auto& field : in) {
+        out.insert(field.name_string(), field.value());
+    }
+    remove_hop_by_hop(out.base());
+    out.erase(http::field::content_length);
+    out.erase(http::field::expect);
+    std::string forwarded_for;
+    for (auto [it, end] = out.equal_range("X-Forwarded-For"); it != end; ++it) {
+        forwarded_for += std::string(it->value()) + ", ";
+    }
+    out.set("X-Forwarded-For", forwarded_for + std::string(options.client_address));
+    out.set("X-Forwarded-Proto", "https");
+    out.set("X-Forwarded-Host", options.host);
+    append_via(out.base(), in.version());
+    if (options.websocket) {
+        out.set(http::field::connection, "Upgrade");
+        out.set(http::field::upgrade, "websocket");
+    }
+    if (options.chunked) {
+        out.chunked(true);
+    } else if (options.content_length) {
+        out.content_length(*options.content_length);
+    }
+    http::request_serializer<http::empty_body> serializer(out);
+    serializer.split(true);
+    std::string wire;
+    boost::system::error_code ec;
+    while (!ec && !serializer.is_header_done()) {
+        serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+            wire += boost::beast::buffers_to_string(buffers);
+            serializer.consume(boost::beast::buffer_bytes(buffers));
+        });
+    }
+    EXPECT_FALSE(ec) << ec.message();
+    return wire;
+}
+
+TEST(http_rules, the_upstream_request_appends_to_the_client_s_forwarding_lists)
+{
+    auto request = get("app.example:8443");
+    request.insert("X-Forwarded-For", "203.0.113.7");
+    request.insert("x-forwarded-for", "198.51.100.1");
+    request.set("X-Forwarded-Proto", "http");
+    request.set("X-Forwarded-Host", "spoofed.example");
+    request.set(http::field::via, "1.0 fred");
+    request.set(http::field::user_agent, "curl/8");
+    auto options = options_for("192.0.2.9");
+    options.host = "app.example:8443";
+    EXPECT_EQ(upstream_head(request, options),
+              "GET / HTTP/1.1\r\n"
+              "Host: app.example:8443\r\n"
+              "User-Agent: curl/8\r\n"
+              "X-Forwarded-For: 203.0.113.7, 198.51.100.1, 192.0.2.9\r\n"
+              "X-Forwarded-Proto: https\r\n"
+              "X-Forwarded-Host: app.example:8443\r\n"
+              "Via: 1.0 fred, 1.1 danegate\r\n"
+              "\r\n");
+}
+
+TEST(http_rules, the_upstream_request_starts_lists_when_absent_and_says_the_received_version)
+{
+    const auto head = upstream_head(get());
+    EXPECT_NE(head.find("\r\nX-Forwarded-For: 192.0.2.9\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nVia: 1.1 danegate\r\n"), std::string::npos) << head;
+
+    auto from_http10 = get();
+    from_http10.version(10);
+    const auto head10 = upstream_head(from_http10);
+    EXPECT_TRUE(head10.starts_with("GET / HTTP/1.1\r\n")) << "HTTP/1.1 upstream whatever the client spoke";
+    EXPECT_NE(head10.find("\r\nVia: 1.0 danegate\r\n"), std::string::npos) << "received-protocol is the client's version";
+}
+
+TEST(http_rules, the_upstream_request_is_the_edited_copy_byte_for_byte)
+{
+    // Hop-by-hop fields (listed in Connection too, in any case, including a forwarding field),
+    // Expect and the client's framing go; the rest keeps its order and spelling.
+    auto tricky = get("app.example");
+    tricky.method_string("PROPFIND");
+    tricky.target("/dav/?depth=1");
+    tricky.set(http::field::connection, "keep-alive, X-Secret, x-forwarded-for");
+    tricky.insert("X-Secret", "1");
+    tricky.insert("X-Forwarded-For", "203.0.113.7");
+    tricky.insert("x-forwarded-proto", "http");
+    tricky.set(http::field::keep_alive, "timeout=5");
+    tricky.set(http::field::te, "trailers");
+    tricky.set(http::field::expect, "100-continue");
+    tricky.set(http::field::transfer_encoding, "chunked");
+    tricky.insert("cookie", "a=1");
+    tricky.insert("Via", "1.1 first");
+    tricky.insert("via", "1.0 second");
+    tricky.insert("X-Empty", "");
+    const std::vector<upstream_request_options> framings{
+        options_for("2001:db8::7"),
+        options_for("192.0.2.9", true),
+        options_for("192.0.2.9", false, 0),
+        options_for("192.0.2.9", false, 123456789012),
+        options_for("192.0.2.9", false, std::nullopt, true),
+    };
+    for (const auto& options : framings) {
+        EXPECT_EQ(upstream_head(tricky, options), edited_copy(tricky, options));
+    }
+    auto plain = get();
+    plain.version(10);
+    plain.set(http::field::content_length, "5");
+    EXPECT_EQ(upstream_head(plain, framings[3]), edited_copy(plain, framings[3]));
+    const auto head = upstream_head(tricky, framings[1]);
+    for (const char* gone : {"X-Secret", "Keep-Alive", "TE:", "Expect", "203.0.113.7", "x-forwarded-proto"}) {
+        EXPECT_EQ(head.find(gone), std::string::npos) << gone << " in " << head;
+    }
+    EXPECT_NE(head.find("\r\nVia: 1.1 first, 1.0 second, 1.1 danegate\r\n"), std::string::npos) << head;
 }
 
 TEST(http_rules, responses_with_conflicting_framing_are_rejected)
