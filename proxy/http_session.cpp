@@ -622,7 +622,10 @@ private:
             return;
         }
         request_sent_ = true;
-        do_read_response_header();
+        // The upstream needs a moment to answer: read at once, the read would mostly find nothing
+        // (a failed recv, then an epoll_ctl to wait). After the handlers already queued, the
+        // answer has usually arrived.
+        net::post(client_.get_executor(), [self = shared_from_this()] { self->do_read_response_header(); });
     }
 
     // ---- response -----------------------------------------------------------------------------
