@@ -140,6 +140,56 @@ std::optional<std::string> framing_problem(const field_census& fields)
     return std::nullopt;
 }
 
+/** Appends "Name: value" and CRLF. */
+void append_field(std::string& out, std::string_view name, std::string_view value)
+{
+    out.append(name);
+    out += ": ";
+    out.append(value);
+    out += "\r\n";
+}
+
+/** Appends the framing field a relayed message gets: Transfer-Encoding: chunked, or Content-Length. */
+void append_framing(std::string& out, bool chunked, std::optional<std::uint64_t> content_length)
+{
+    if (chunked) {
+        append_field(out, "Transfer-Encoding", "chunked");
+    } else if (content_length) {
+        append_field(out, "Content-Length", std::to_string(*content_length));
+    }
+}
+
+/**
+ * The hop-by-hop fields of one message (RFC 9110 §7.6.1), for the renderers: Connection,
+ * Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and every field named
+ * in Connection but Host and Content-Length, which are end-to-end whatever a sender claims (it
+ * MUST NOT list them).
+ */
+class hop_by_hop_filter {
+public:
+    template <class Fields>
+    explicit hop_by_hop_filter(const Fields& fields) : listed_(list_values(fields, http::field::connection))
+    {
+    }
+
+    bool drops(http::field code, std::string_view name) const
+    {
+        constexpr std::array by_definition{http::field::connection, http::field::keep_alive,
+                                           http::field::proxy_connection, http::field::te,
+                                           http::field::trailer, http::field::transfer_encoding,
+                                           http::field::upgrade};
+        if (std::find(by_definition.begin(), by_definition.end(), code) != by_definition.end()) {
+            return true;
+        }
+        return !listed_.empty() && code != http::field::host && code != http::field::content_length &&
+               std::any_of(listed_.begin(), listed_.end(),
+                           [name](const std::string& item) { return boost::beast::iequals(item, name); });
+    }
+
+private:
+    std::vector<std::string> listed_;
+};
+
 }  // namespace
 
 bool has_obs_fold(std::string_view header_block) noexcept
@@ -362,29 +412,12 @@ std::optional<std::string> check_response(const http::response_header<>& respons
 
 void remove_hop_by_hop(http::fields& fields)
 {
-    // RFC 9110 §7.6.1: an intermediary removes every field named in Connection, then Connection
-    // itself and the fields that are hop-by-hop by definition (Keep-Alive, Proxy-Connection, TE,
-    // Transfer-Encoding, Upgrade; Trailer announces fields of a chunked body we re-frame).
-    // One pass over the fields, by their known-name codes: erasing each name in turn cost a
-    // case-insensitive tree search per name, twice per request.
-    const auto listed = list_values(fields, http::field::connection);
-    const auto named_in_connection = [&listed](const http::fields::value_type& field) {
-        if (listed.empty() || field.name() == http::field::host || field.name() == http::field::content_length) {
-            // Host and Content-Length are end-to-end whatever a client claims (RFC 9110 §7.6.1:
-            // a sender MUST NOT list such fields); the session resets them explicitly anyway.
-            return false;
-        }
-        const std::string_view name(field.name_string().data(), field.name_string().size());
-        return std::any_of(listed.begin(), listed.end(),
-                           [name](const std::string& item) { return boost::beast::iequals(item, name); });
-    };
-    constexpr std::array hop_by_hop{http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                                    http::field::te,         http::field::trailer,    http::field::transfer_encoding,
-                                    http::field::upgrade};
+    // RFC 9110 §7.6.1 (hop_by_hop_filter). One pass over the fields, by their known-name codes:
+    // erasing each name in turn cost a case-insensitive tree search per name.
+    const hop_by_hop_filter hop_by_hop(fields);
     for (auto it = fields.begin(); it != fields.end();) {
-        const bool drop = std::find(hop_by_hop.begin(), hop_by_hop.end(), it->name()) != hop_by_hop.end() ||
-                          named_in_connection(*it);
-        it = drop ? fields.erase(it) : std::next(it);
+        const std::string_view name(it->name_string().data(), it->name_string().size());
+        it = hop_by_hop.drops(it->name(), name) ? fields.erase(it) : std::next(it);
     }
 }
 
@@ -411,26 +444,16 @@ void render_upstream_request(const http::request_header<>& request, const upstre
     out += ' ';
     out.append(target.data(), target.size());
     out += " HTTP/1.1\r\n";  // DESIGN §4: HTTP/1.1 upstream whatever the client spoke
-    // RFC 9110 §7.6.1: fields named in Connection are hop-by-hop too. Host and Content-Length
-    // are end-to-end whatever a client claims (a sender MUST NOT list them).
-    const auto listed = list_values(request, http::field::connection);
-    const auto named_in_connection = [&listed](http::field code, std::string_view name) {
-        return !listed.empty() && code != http::field::host && code != http::field::content_length &&
-               std::any_of(listed.begin(), listed.end(),
-                           [name](const std::string& item) { return boost::beast::iequals(item, name); });
-    };
+    const hop_by_hop_filter hop_by_hop(request);
     // The client's X-Forwarded-For and Via lists go on, with this hop appended.
     std::string forwarded_for;
     std::string via;
-    constexpr std::array dropped{http::field::connection, http::field::keep_alive, http::field::proxy_connection,
-                                 http::field::te,         http::field::trailer,    http::field::transfer_encoding,
-                                 http::field::upgrade,    http::field::content_length, http::field::expect};
     for (const auto& field : request) {
         const auto code = field.name();
         const std::string_view name(field.name_string().data(), field.name_string().size());
         const std::string_view value(field.value().data(), field.value().size());
-        if (std::find(dropped.begin(), dropped.end(), code) != dropped.end() || named_in_connection(code, name)) {
-            continue;
+        if (hop_by_hop.drops(code, name) || code == http::field::content_length || code == http::field::expect) {
+            continue;  // we frame the body, and answer 100-continue ourselves
         }
         if (code == http::field::via) {
             via.append(value);
@@ -448,32 +471,57 @@ void render_upstream_request(const http::request_header<>& request, const upstre
                 continue;
             }
         }
-        out.append(name);
-        out += ": ";
-        out.append(value);
-        out += "\r\n";
+        append_field(out, name, value);
     }
     forwarded_for.append(options.client_address);
     via += request.version() == 10 ? "1.0 danegate" : "1.1 danegate";
-    const auto append_field = [&out](std::string_view name, std::string_view value) {
-        out.append(name);
-        out += ": ";
-        out.append(value);
-        out += "\r\n";
-    };
-    append_field("X-Forwarded-For", forwarded_for);
-    append_field("X-Forwarded-Proto", "https");
-    append_field("X-Forwarded-Host", options.host);
-    append_field("Via", via);
+    append_field(out, "X-Forwarded-For", forwarded_for);
+    append_field(out, "X-Forwarded-Proto", "https");
+    append_field(out, "X-Forwarded-Host", options.host);
+    append_field(out, "Via", via);
     if (options.websocket) {
         // Hop-by-hop, so dropped above; a WebSocket handshake asks the next hop anew (RFC 6455 §4.1).
-        append_field("Connection", "Upgrade");
-        append_field("Upgrade", "websocket");
+        append_field(out, "Connection", "Upgrade");
+        append_field(out, "Upgrade", "websocket");
     }
-    if (options.chunked) {
-        append_field("Transfer-Encoding", "chunked");
-    } else if (options.content_length) {
-        append_field("Content-Length", std::to_string(*options.content_length));
+    append_framing(out, options.chunked, options.content_length);
+    out += "\r\n";
+}
+
+void render_client_response(const http::response_header<>& response, const client_response_options& options,
+                            std::string& out)
+{
+    out.clear();
+    const unsigned code = response.result_int();
+    const std::array<char, 13> status_line{'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ',
+                                           static_cast<char>('0' + code / 100 % 10),
+                                           static_cast<char>('0' + code / 10 % 10),
+                                           static_cast<char>('0' + code % 10), ' '};
+    out.append(status_line.data(), status_line.size());
+    const auto reason = response.reason();
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    const hop_by_hop_filter hop_by_hop(response);
+    std::string via;
+    for (const auto& field : response) {
+        const auto code = field.name();
+        const std::string_view name(field.name_string().data(), field.name_string().size());
+        const std::string_view value(field.value().data(), field.value().size());
+        if (hop_by_hop.drops(code, name) || code == http::field::content_length) {
+            continue;
+        }
+        if (code == http::field::via) {
+            via.append(value);
+            via += ", ";
+            continue;
+        }
+        append_field(out, name, value);
+    }
+    via += response.version() == 10 ? "1.0 danegate" : "1.1 danegate";
+    append_field(out, "Via", via);
+    append_framing(out, options.chunked, options.content_length);
+    if (!options.keep_alive) {
+        append_field(out, "Connection", "close");
     }
     out += "\r\n";
 }

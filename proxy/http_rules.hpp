@@ -84,6 +84,25 @@ struct upstream_request_options {
 void render_upstream_request(const boost::beast::http::request_header<>& request,
                              const upstream_request_options& options, std::string& out);
 
+/** What the response relayed to the client says besides the upstream's own fields. */
+struct client_response_options {
+    bool chunked = false;                         ///< the body goes in chunks (Transfer-Encoding: chunked)
+    std::optional<std::uint64_t> content_length;  ///< else this Content-Length, when known
+    bool keep_alive = true;                       ///< false: "Connection: close"
+};
+
+/**
+ * Renders into @p out the head of the response relayed for @p response (DESIGN §4), in one pass
+ * over the upstream's fields, as a copy edited field by field would read but without building
+ * it: "HTTP/1.1 <status> <reason>" (the upstream's reason, or the standard one when it sent
+ * none); the upstream's fields in order, without the hop-by-hop ones of RFC 9110 §7.6.1 (as
+ * remove_hop_by_hop) and without Content-Length (we frame the body); then Via with
+ * "<received version> danegate" appended (RFC 9110 §7.6.3), the framing field and
+ * "Connection: close" when the connection ends after this response.
+ */
+void render_client_response(const boost::beast::http::response_header<>& response,
+                            const client_response_options& options, std::string& out);
+
 /**
  * Appends "1.0 danegate" or "1.1 danegate" to Via: the received-protocol is the version of the
  * message as it reached us (RFC 9110 §7.6.3), for requests and responses alike.

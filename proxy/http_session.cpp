@@ -689,38 +689,32 @@ private:
         upstream_rt_->endpoints.record_success(*endpoint_, std::chrono::steady_clock::now());
 
         const unsigned status = in.result_int();
-        const unsigned upstream_version = in.version();
         upstream_keep_alive_ = in.keep_alive();
-        // The parser needs no header fields to read the body (it keeps the framing itself), so
-        // the client's header is the upstream's, moved and edited rather than copied field by
-        // field. A chunked body's trailers, if any, go to the emptied fields and are dropped.
-        client_response_.emplace(std::move(response_parser_->get().base()));
-        auto& out = *client_response_;
-        out.version(11);
-        remove_hop_by_hop(out.base());
-        out.erase(http::field::content_length);
-        append_via(out.base(), upstream_version);
         const bool head = request_parser_->get().method() == http::verb::head;
         const bool bodiless = head || status == 204 || status == 304;
         const auto length = response_parser_->content_length();
-        bool keep_alive = client_keep_alive_ && !state_->draining.load();
+        client_response_options options;
+        options.keep_alive = client_keep_alive_ && !state_->draining.load();
         if (bodiless) {
             // RFC 9110 §8.6: HEAD and 304 may carry the Content-Length of the representation.
             if (length && status != 204) {
-                out.content_length(*length);
+                options.content_length = *length;
             }
         } else if (length) {
-            out.content_length(*length);
+            options.content_length = *length;
         } else if (request_parser_->get().version() == 11) {
-            out.chunked(true);  // chunked or close-delimited upstream: chunk it for the client
+            options.chunked = true;  // chunked or close-delimited upstream: chunk it for the client
         } else {
-            // RFC 9112 §6.1: no chunked coding to an HTTP/1.0 client: the body ends when we close.
-            keep_alive = false;  // HTTP/1.0 client: the body ends when we close (RFC 9112 §6.3 (8))
+            // RFC 9112 §6.1: no chunked coding to an HTTP/1.0 client: the body ends when we close
+            // (RFC 9112 §6.3 (8)).
+            options.keep_alive = false;
         }
-        out.keep_alive(keep_alive);
-        client_keep_alive_ = keep_alive;
+        client_keep_alive_ = options.keep_alive;
         record_.status = status;
-        response_chunked_ = out.chunked();
+        response_chunked_ = options.chunked;
+        // Rendered now, before any body is parsed: a chunked body's trailers would be added to
+        // the parser's fields, and they are not relayed.
+        render_client_response(in, options, client_out_);
         response_head_sent_ = false;
         responded_ = true;
         relay_response_chunk();
@@ -784,11 +778,10 @@ private:
     void send_response_piece(std::size_t got)
     {
         record_.bytes_out += got;
-        client_out_.clear();
-        if (!response_head_sent_) {
-            render_response_head(*client_response_, client_out_);
-            response_head_sent_ = true;
+        if (response_head_sent_) {
+            client_out_.clear();
         }
+        response_head_sent_ = true;  // client_out_ holds it until the first piece (on_read_response_header)
         response_complete_ = response_parser_->is_done();
         if (!response_chunked_) {
             client_out_.append(buffer_.data(), got);
@@ -1012,7 +1005,6 @@ private:
         route_.reset();
         interim_responses_ = 0;
         request_parser_.reset();
-        client_response_.reset();
         response_parser_.reset();
         error_response_.reset();
         upstream_buffer_.clear();
@@ -1148,7 +1140,6 @@ private:
 
     std::optional<http::request_parser<http::buffer_body>> request_parser_;
     std::optional<http::response_parser<http::buffer_body>> response_parser_;
-    std::optional<http::response<http::buffer_body>> client_response_;
     std::optional<http::response<http::string_body>> error_response_;
     std::optional<http::response<http::empty_body>> tunnel_response_;
 
@@ -1173,7 +1164,7 @@ private:
     bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
     bool request_chunked_ = false;      // the upstream request's body goes in chunks
     bool response_chunked_ = false;     // the client's response body goes in chunks
-    bool response_head_sent_ = false;   // client_response_'s head went out with an earlier piece
+    bool response_head_sent_ = false;   // the response's head went out with an earlier piece
     bool response_complete_ = false;    // the piece being written ends the response
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
     bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()

@@ -1,23 +1,14 @@
-// The HTTP/1.1 bytes danegate writes itself rather than through Beast's serializer: a response's
-// head (status line, fields, blank line) and the chunked coding's delimiters, written into one
-// string that goes out in one write. Beast's serializer produces the same bytes
-// (tests/proxy/wire_format_test.cpp) through a buffer sequence whose iteration cost ~1.8 µs more
-// per header. The upstream request's head is rendered by http_rules' render_upstream_request,
-// which applies the relay's rules as it writes.
+// The chunked coding's delimiters (RFC 9112 §7.1) as danegate writes them around a relayed body
+// piece, into the one string that goes out in one write. Beast's serializer produces the same
+// bytes (tests/proxy/wire_format_test.cpp) through a buffer sequence that costs more to walk than
+// the piece costs to copy. Message heads are rendered by http_rules (render_upstream_request,
+// render_client_response), which apply the relay's rules as they write.
 #pragma once
-
-#include <boost/beast/http/message.hpp>
 
 #include <cstddef>
 #include <string>
 
 namespace danegate::proxy {
-
-/**
- * Replaces @p out with @p response's head: "HTTP/1.x NNN reason" (the standard reason when the
- * message has none, as Beast writes it), "Name: value" lines, CRLF.
- */
-void render_response_head(const boost::beast::http::response_header<>& response, std::string& out);
 
 /** Appends one chunk of the chunked coding (RFC 9112 §7.1): size in hex, CRLF, the data, CRLF. */
 void append_chunk(std::string& out, const char* data, std::size_t size);

@@ -395,6 +395,94 @@ TEST(http_rules, the_upstream_request_is_the_edited_copy_byte_for_byte)
     EXPECT_NE(head.find("\r\nVia: 1.1 first, 1.0 second, 1.1 danegate\r\n"), std::string::npos) << head;
 }
 
+/** The client's response spelled out with Beast's field operations, as the session did it before. */
+std::string edited_copy(http::response_header<> in, const client_response_options& options)
+{
+    http::response<http::empty_body> out(std::move(in));
+    const unsigned received_version = out.version();
+    out.version(11);
+    remove_hop_by_hop(out.base());
+    out.erase(http::field::content_length);
+    append_via(out.base(), received_version);
+    if (options.chunked) {
+        out.chunked(true);
+    } else if (options.content_length) {
+        out.content_length(*options.content_length);
+    }
+    out.keep_alive(options.keep_alive);
+    http::response_serializer<http::empty_body> serializer(out);
+    serializer.split(true);
+    std::string wire;
+    boost::system::error_code ec;
+    while (!ec && !serializer.is_header_done()) {
+        serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+            wire += boost::beast::buffers_to_string(buffers);
+            serializer.consume(boost::beast::buffer_bytes(buffers));
+        });
+    }
+    EXPECT_FALSE(ec) << ec.message();
+    return wire;
+}
+
+client_response_options response_options(bool chunked, std::optional<std::uint64_t> content_length, bool keep_alive)
+{
+    client_response_options options;
+    options.chunked = chunked;
+    options.content_length = content_length;
+    options.keep_alive = keep_alive;
+    return options;
+}
+
+TEST(http_rules, the_client_response_is_the_edited_copy_byte_for_byte)
+{
+    http::response_header<> upstream;
+    upstream.result(http::status::ok);
+    upstream.version(11);
+    upstream.set(http::field::server, "backend");
+    upstream.set(http::field::connection, "keep-alive, X-Hop");
+    upstream.insert("X-Hop", "1");
+    upstream.set(http::field::transfer_encoding, "chunked");
+    upstream.insert("via", "1.1 cache");
+    upstream.set(http::field::keep_alive, "timeout=5");
+    upstream.insert("set-cookie", "a=1");
+    upstream.insert("Set-Cookie", "b=2");
+    upstream.insert("X-Empty", "");
+    const std::vector<client_response_options> framings{
+        response_options(true, std::nullopt, true),   response_options(false, 100, true),
+        response_options(false, 0, false),            response_options(false, std::nullopt, false),
+        response_options(false, 98765432109, true),
+    };
+    for (const auto& options : framings) {
+        std::string mine;
+        render_client_response(upstream, options, mine);
+        EXPECT_EQ(mine, edited_copy(upstream, options));
+    }
+    // The reason: the upstream's own, or the standard one (Beast's serializer does the same).
+    for (const char* reason : {"", "Everything Is Fine"}) {
+        for (const unsigned code : {404U, 599U, 304U}) {
+            http::response_header<> other;
+            other.result(code);
+            other.reason(reason);
+            other.version(10);
+            other.set(http::field::content_length, "12");
+            std::string mine;
+            render_client_response(other, framings[2], mine);
+            EXPECT_EQ(mine, edited_copy(other, framings[2])) << code << " '" << reason << "'";
+        }
+    }
+    std::string mine;
+    render_client_response(upstream, framings[0], mine);
+    EXPECT_EQ(mine,
+              "HTTP/1.1 200 OK\r\n"
+              "Server: backend\r\n"
+              "set-cookie: a=1\r\n"
+              "Set-Cookie: b=2\r\n"
+              "X-Empty: \r\n"
+              "Via: 1.1 cache, 1.1 danegate\r\n"
+              "Transfer-Encoding: chunked\r\n"
+              "\r\n");
+}
+
 TEST(http_rules, responses_with_conflicting_framing_are_rejected)
 {
     http::response_header<> response;

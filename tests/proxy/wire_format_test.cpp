@@ -1,10 +1,9 @@
-// wire_format against Beast's own serializer: the same bytes for the response heads the session
-// renders and for chunked bodies, so replacing the serializer changed nothing on the wire.
+// wire_format against Beast's own serializer: the same chunk framing, so replacing the
+// serializer changed nothing on the wire.
 #include "proxy/wire_format.hpp"
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/serializer.hpp>
 
 #include <gtest/gtest.h>
@@ -39,29 +38,6 @@ std::string drain(Serializer& serializer)
     return wire;
 }
 
-TEST(wire_format, a_response_head_matches_beast_s_serializer_with_and_without_a_reason)
-{
-    for (const char* reason : {"", "Everything Is Fine", "Not Found"}) {
-        for (const unsigned code : {200U, 404U, 599U, 103U}) {
-            http::response<http::empty_body> response;
-            response.result(code);
-            response.reason(reason);
-            response.version(11);
-            response.set(http::field::server, "backend");
-            response.insert("X-Empty", "");
-            response.set(http::field::content_length, "12");
-            http::response_serializer<http::empty_body> serializer(response);
-            std::string mine = "left over";
-            render_response_head(response, mine);
-            EXPECT_EQ(mine, drain(serializer)) << code << " '" << reason << "'";
-        }
-    }
-    http::response<http::empty_body> response(http::status::not_modified, 10);
-    std::string mine;
-    render_response_head(response, mine);
-    EXPECT_EQ(mine, "HTTP/1.0 304 Not Modified\r\n\r\n");
-}
-
 TEST(wire_format, chunks_match_beast_s_chunked_serializer)
 {
     // The session's use: the head with the first piece of body, more pieces, then the last one
@@ -76,7 +52,6 @@ TEST(wire_format, chunks_match_beast_s_chunked_serializer)
     http::response_serializer<http::buffer_body> serializer(response);
     std::string beast;
     std::string mine;
-    render_response_head(response, mine);
     for (std::size_t i = 0; i < pieces.size(); ++i) {
         auto& piece = pieces[i];
         const bool last = i + 1 == pieces.size();
@@ -92,7 +67,10 @@ TEST(wire_format, chunks_match_beast_s_chunked_serializer)
         }
     }
     EXPECT_TRUE(serializer.is_done());
-    EXPECT_EQ(mine, beast);
+    const auto head_end = beast.find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos);
+    EXPECT_EQ(beast.substr(head_end + 4), mine);
+    mine.insert(0, beast.substr(0, head_end + 4));
     EXPECT_NE(mine.find("\r\n\r\nf\r\naaaaaaaaaaaaaaa\r\n10\r\nbbbbbbbbbbbbbbbb\r\n4000\r\nccc"), std::string::npos);
     EXPECT_TRUE(mine.ends_with("\r\n1\r\nz\r\n0\r\n\r\n"));
 }
