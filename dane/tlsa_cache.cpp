@@ -81,15 +81,7 @@ struct tlsa_cache::impl : std::enable_shared_from_this<impl> {
             }
             const auto t = now();
             if (e.value && t < e.expires) {
-                ++stats.hits;
-                hit = e.value;
-                // Refresh ahead of expiry for names in use, so the next caller still hits.
-                if (t >= e.refresh_at && !e.in_flight) {
-                    e.in_flight = true;
-                    start = true;
-                    ++stats.refreshes;
-                    ++stats.lookups;
-                }
+                hit = take_hit(e, t, start);
             } else {
                 ++stats.misses;
                 e.waiters.push_back(std::move(handler));
@@ -104,15 +96,59 @@ struct tlsa_cache::impl : std::enable_shared_from_this<impl> {
             }
         }
         if (start) {
-            lookup(host, port, [weak = weak_from_this(), key](std::shared_ptr<const lookup_result> result) {
-                if (auto self = weak.lock()) {
-                    self->on_lookup_done(key, std::move(result));
-                }
-            });
+            start_lookup(host, port, key);
         }
         if (hit) {
             handler(std::move(hit));
         }
+    }
+
+    std::shared_ptr<const lookup_result> get_if_fresh(const std::string& host, std::uint16_t port)
+    {
+        const std::string key = cache_key(host, port);
+        std::shared_ptr<const lookup_result> hit;
+        bool start = false;
+        {
+            std::lock_guard lock(mutex);
+            const auto it = entries.find(key);
+            const auto t = now();
+            if (it == entries.end() || !it->second.value || t >= it->second.expires) {
+                return nullptr;  // counted by the async_get that follows
+            }
+            recency.splice(recency.begin(), recency, it->second.recency);
+            hit = take_hit(it->second, t, start);
+        }
+        if (start) {
+            start_lookup(host, port, key);
+        }
+        return hit;
+    }
+
+    /**
+     * Counts a hit on @p e, fresh at @p t, and sets @p start when a refresh ahead of expiry is
+     * due (names in use are refreshed before they expire, so the next caller still hits).
+     * Called with the mutex held.
+     */
+    std::shared_ptr<const lookup_result> take_hit(entry& e, time_point t, bool& start)
+    {
+        ++stats.hits;
+        if (t >= e.refresh_at && !e.in_flight) {
+            e.in_flight = true;
+            start = true;
+            ++stats.refreshes;
+            ++stats.lookups;
+        }
+        return e.value;
+    }
+
+    /** Starts the lookup whose answer updates @p key's entry. Called without the mutex. */
+    void start_lookup(const std::string& host, std::uint16_t port, const std::string& key)
+    {
+        lookup(host, port, [weak = weak_from_this(), key](std::shared_ptr<const lookup_result> result) {
+            if (auto self = weak.lock()) {
+                self->on_lookup_done(key, std::move(result));
+            }
+        });
     }
 
     void on_lookup_done(const std::string& key, std::shared_ptr<const lookup_result> result)
@@ -219,6 +255,11 @@ tlsa_cache::~tlsa_cache()
 void tlsa_cache::async_get(const std::string& host, std::uint16_t port, lookup_handler handler)
 {
     impl_->get(host, port, std::move(handler));
+}
+
+std::shared_ptr<const lookup_result> tlsa_cache::get_if_fresh(const std::string& host, std::uint16_t port)
+{
+    return impl_->get_if_fresh(host, port);
 }
 
 std::chrono::seconds tlsa_cache::cache_ttl(const lookup_result& result) const

@@ -55,6 +55,13 @@ public:
     /** The current result for (host, port); @p host as given to the lookup (normalized here). */
     void async_get(const std::string& host, std::uint16_t port, lookup_handler handler);
 
+    /**
+     * The result cached for (host, port) when it is fresh: a hit, counted and refreshed ahead of
+     * expiry as async_get's. Null otherwise, counting nothing: call async_get then. For callers
+     * that can go on at once with a hit, without a handler to allocate.
+     */
+    std::shared_ptr<const lookup_result> get_if_fresh(const std::string& host, std::uint16_t port);
+
     /** How long @p result is kept: its TTL under the caps; error_ttl for a dns-error. */
     std::chrono::seconds cache_ttl(const lookup_result& result) const;
 

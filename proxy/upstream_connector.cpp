@@ -28,6 +28,33 @@ using boost::system::error_code;
 
 namespace {
 
+/**
+ * DESIGN §1: an idle connection is reused only while the RRset that authenticated it is the
+ * current, secure one (@p lookup); the pool retires the others. Empty when none may be reused.
+ */
+std::optional<connect_result> take_pooled(const upstream_target& target, const dane::lookup_result& lookup)
+{
+    if (target.pool == nullptr || !target.reuse_idle || lookup.status != dane::dns_status::secure_records) {
+        return std::nullopt;
+    }
+    auto pooled = target.pool->acquire(target.host, target.port, lookup.rrset_digest, std::chrono::steady_clock::now());
+    if (!pooled) {
+        return std::nullopt;
+    }
+    pooled->from_pool = true;
+    auto verdict = pooled->verdict;
+    return connect_result{{}, std::move(pooled), std::move(verdict)};
+}
+
+/** Tells the observer, if any, how an attempt for @p target ended. */
+void observe(const upstream_connector::observer* observer, const upstream_target& target,
+             const dane::lookup_result& lookup, const connect_result& result)
+{
+    if (observer != nullptr && *observer) {
+        (*observer)(target, lookup, result);
+    }
+}
+
 class connect_op : public std::enable_shared_from_this<connect_op> {
 public:
     connect_op(net::any_io_executor executor, dane::tlsa_cache& cache,
@@ -44,11 +71,15 @@ public:
     {
     }
 
-    void start()
+    /** Starts with the cache's answer: waits for it, or takes @p known when it was at hand. */
+    void start(std::shared_ptr<const dane::lookup_result> known)
     {
-        // A warm cache answers inline, on the session's strand: go on at once (a post here cost a
-        // handler run per request). A cold one answers on the resolver's strand: dispatch then
-        // posts to the session's strand, where every other step of this attempt runs.
+        if (known) {
+            on_lookup(std::move(known));
+            return;
+        }
+        // A cold cache answers on the resolver's strand: dispatch then posts to the session's
+        // strand, where every other step of this attempt runs.
         cache_.async_get(target_.host, target_.port,
                          [self = shared_from_this()](std::shared_ptr<const dane::lookup_result> lookup) {
                              net::dispatch(self->executor_, [self, lookup = std::move(lookup)]() mutable {
@@ -61,16 +92,9 @@ private:
     void on_lookup(std::shared_ptr<const dane::lookup_result> lookup)
     {
         lookup_ = std::move(lookup);
-        // DESIGN §1: an idle connection is reused only while the RRset that authenticated it is
-        // the current, secure one; the pool retires the others.
-        if (target_.pool != nullptr && target_.reuse_idle && lookup_->status == dane::dns_status::secure_records) {
-            if (auto pooled = target_.pool->acquire(target_.host, target_.port, lookup_->rrset_digest,
-                                                    std::chrono::steady_clock::now())) {
-                pooled->from_pool = true;
-                auto verdict = pooled->verdict;
-                complete(connect_result{{}, std::move(pooled), std::move(verdict)});
-                return;
-            }
+        if (auto pooled = take_pooled(target_, *lookup_)) {
+            complete(std::move(*pooled));
+            return;
         }
         // Made only for a new connection: a pooled hand-out (most requests) needs neither.
         session_key_ = target_.upstream + "|" + target_.host + ":" + std::to_string(target_.port);
@@ -181,8 +205,8 @@ private:
 
     void complete(connect_result result)
     {
-        if (observe_ && *observe_ && lookup_) {
-            (*observe_)(target_, *lookup_, result);
+        if (lookup_) {
+            observe(observe_.get(), target_, *lookup_, result);
         }
         auto done = std::move(done_);
         done_ = nullptr;
@@ -221,9 +245,19 @@ upstream_connector::upstream_connector(dane::tlsa_cache& cache, std::shared_ptr<
 
 void upstream_connector::async_connect(net::any_io_executor executor, upstream_target target, handler done) const
 {
+    // A warm cache answers at once (most requests): then a pooled connection of the current
+    // RRset is handed out here, inline, without making an operation for it.
+    auto known = cache_.get_if_fresh(target.host, target.port);
+    if (known) {
+        if (auto pooled = take_pooled(target, *known)) {
+            observe(observe_.get(), target, *known, *pooled);
+            done(std::move(*pooled));
+            return;
+        }
+    }
     auto op = std::make_shared<connect_op>(std::move(executor), cache_, context_, sessions_, observe_,
                                            std::move(target), std::move(done));
-    op->start();
+    op->start(std::move(known));
 }
 
 dane::result<std::shared_ptr<net::ssl::context>> make_upstream_context()

@@ -296,6 +296,30 @@ TEST_F(tlsa_cache_bookkeeping, names_differing_in_case_or_trailing_dot_share_an_
     EXPECT_NE(other_port, first) << "the port is part of the key";
 }
 
+TEST_F(tlsa_cache_bookkeeping, get_if_fresh_answers_only_fresh_hits_and_counts_them_as_async_get_does)
+{
+    auto cache = make({});
+    EXPECT_EQ(cache.get_if_fresh("a.example", 443), nullptr) << "nothing cached: no answer";
+    EXPECT_EQ(lookups_["a.example"], 0) << "and no lookup started";
+    EXPECT_EQ(cache.stats().misses, 0u) << "the async_get that follows counts the miss";
+    const auto first = get(cache, "a.example");
+    EXPECT_EQ(cache.get_if_fresh("A.Example.", 443), first) << "the same normalized key";
+    EXPECT_EQ(cache.stats().hits, 1u);
+    EXPECT_EQ(cache.get_if_fresh("a.example", 8443), nullptr) << "the port is part of the key";
+
+    now_ += 80s;  // past 75 % of the TTL: the hit refreshes ahead of expiry, as async_get's
+    EXPECT_EQ(cache.get_if_fresh("a.example", 443), first);
+    EXPECT_EQ(lookups_["a.example"], 2);
+    EXPECT_EQ(cache.stats().refreshes, 1u);
+
+    now_ += 200s;  // expired: no answer, nothing counted, nothing started
+    const auto stats = cache.stats();
+    EXPECT_EQ(cache.get_if_fresh("a.example", 443), nullptr);
+    EXPECT_EQ(cache.stats().hits, stats.hits);
+    EXPECT_EQ(cache.stats().misses, stats.misses);
+    EXPECT_EQ(lookups_["a.example"], 2);
+}
+
 TEST(tlsa_cache_lifetime, waiters_are_answered_when_the_cache_goes_first)
 {
     dane::lookup_handler pending_lookup;
