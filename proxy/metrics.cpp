@@ -159,7 +159,7 @@ void request_counter::count(metrics& counters, std::string_view listener, std::o
     counters.count_request(*series_, duration);
 }
 
-void metrics::count_upstream_connection(const std::string& upstream, const std::string& endpoint,
+void metrics::count_upstream_connection(const std::string& upstream, std::string_view endpoint,
                                         connection_result result)
 {
     const std::string_view word = to_string(result);

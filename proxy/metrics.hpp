@@ -66,7 +66,7 @@ public:
     void count_request(request_series& series, std::chrono::steady_clock::duration duration);
 
     /** danegate_upstream_connections_total{upstream,endpoint,result}. */
-    void count_upstream_connection(const std::string& upstream, const std::string& endpoint, connection_result result);
+    void count_upstream_connection(const std::string& upstream, std::string_view endpoint, connection_result result);
 
     /** danegate_dane_verifications_total{upstream,reason}. */
     void count_verification(const std::string& upstream, dane::reason reason);

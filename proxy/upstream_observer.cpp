@@ -3,6 +3,11 @@
 
 #include "proxy/errc.hpp"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <string_view>
+
 namespace danegate::proxy {
 
 connection_result classify(const connect_result& result)
@@ -26,7 +31,13 @@ upstream_connector::observer make_upstream_observer(metrics& counters, endpoint_
 {
     return [&counters, &board](const upstream_target& target, const dane::lookup_result& lookup,
                                const connect_result& result) {
-        const auto endpoint = target.host + ":" + std::to_string(target.port);
+        // "host:port" on the stack: a pooled hand-out (most requests) needs no string made.
+        std::array<char, 256 + 6> text{};
+        const std::size_t host_size = std::min(target.host.size(), text.size() - 6);
+        std::copy_n(target.host.data(), host_size, text.data());
+        text[host_size] = ':';
+        const auto end = std::to_chars(text.data() + host_size + 1, text.data() + text.size(), target.port).ptr;
+        const std::string_view endpoint(text.data(), static_cast<std::size_t>(end - text.data()));
         const auto kind = classify(result);
         counters.count_upstream_connection(target.upstream, endpoint, kind);
         if (kind == connection_result::pooled) {
@@ -37,7 +48,7 @@ upstream_connector::observer make_upstream_observer(metrics& counters, endpoint_
         if (kind != connection_result::failed && kind != connection_result::timeout) {
             counters.count_verification(target.upstream, result.verdict.outcome);
         }
-        board.record(target.upstream, endpoint,
+        board.record(target.upstream, std::string(endpoint),
                      endpoint_status{lookup.status, result.verdict, std::chrono::system_clock::now()});
     };
 }
