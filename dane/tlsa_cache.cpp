@@ -14,10 +14,17 @@ namespace danegate::dane {
 
 namespace {
 
+/** "port name.": every request's lookup makes one, so it is built in one allocation. */
 std::string cache_key(const std::string& host, std::uint16_t port)
 {
-    std::string name = normalize_domain_name(host);
-    return std::to_string(port) + " " + (name.empty() ? host : name);
+    std::string key;
+    key.reserve(host.size() + 8);
+    key += std::to_string(port);
+    key += ' ';
+    if (!append_normalized_domain_name(host, key)) {
+        key += host;
+    }
+    return key;
 }
 
 using time_point = std::chrono::steady_clock::time_point;

@@ -161,34 +161,46 @@ dns_answer error_answer(std::string detail)
 
 }  // namespace
 
-std::string normalize_domain_name(std::string_view name)
+bool append_normalized_domain_name(std::string_view name, std::string& out)
 {
     if (name.empty() || name.size() > 254) {
-        return {};
+        return false;
     }
-    std::string out;
-    out.reserve(name.size() + 1);
     std::size_t label = 0;
-    for (char c : name) {
+    for (const char c : name) {
         if (c == '.') {
             if (label == 0) {
-                return {};
+                return false;
             }
             label = 0;
         } else {
             const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '*';
             if (!allowed || ++label > 63) {
-                return {};
+                return false;
             }
-            c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
         }
-        out.push_back(c);
     }
-    if (out.back() != '.') {
+    const bool absolute = name.back() == '.';
+    if (name.size() + (absolute ? 0 : 1) > 254) {
+        return false;
+    }
+    const std::size_t start = out.size();
+    out.append(name);
+    for (auto it = out.begin() + static_cast<std::ptrdiff_t>(start); it != out.end(); ++it) {
+        *it = static_cast<char>(*it >= 'A' && *it <= 'Z' ? *it - 'A' + 'a' : *it);
+    }
+    if (!absolute) {
         out.push_back('.');
     }
-    return out.size() > 254 ? std::string{} : out;
+    return true;
+}
+
+std::string normalize_domain_name(std::string_view name)
+{
+    std::string out;
+    out.reserve(name.size() + 1);
+    return append_normalized_domain_name(name, out) ? out : std::string{};
 }
 
 struct unbound_resolver::impl : std::enable_shared_from_this<impl> {

@@ -144,4 +144,7 @@ private:
 /** Lower case, absolute ("App.Example" -> "app.example."); empty when not a valid host name. */
 std::string normalize_domain_name(std::string_view name);
 
+/** Appends normalize_domain_name(@p name) to @p out; false, leaving @p out as it was, when not valid. */
+bool append_normalized_domain_name(std::string_view name, std::string& out);
+
 }  // namespace danegate::dane

@@ -243,6 +243,18 @@ TEST(unbound_resolver_names, domain_names_are_normalized_or_refused)
     EXPECT_EQ(dane::normalize_domain_name(std::string(64, 'a') + ".example"), "");
     EXPECT_EQ(dane::normalize_domain_name(std::string(63, 'a') + ".example"), std::string(63, 'a') + ".example.");
     EXPECT_EQ(dane::normalize_domain_name(std::string(300, 'a')), "");
+    // 254 octets with the root dot is the limit, whether or not the dot was given.
+    const std::string longest = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." +
+                                std::string(61, 'd');
+    EXPECT_EQ(dane::normalize_domain_name(longest), longest + ".");
+    EXPECT_EQ(dane::normalize_domain_name(longest + "d"), "");
+    EXPECT_EQ(dane::normalize_domain_name(longest + "."), longest + ".");
+
+    std::string key = "443 ";
+    EXPECT_TRUE(dane::append_normalized_domain_name("App.Example", key));
+    EXPECT_EQ(key, "443 app.example.");
+    EXPECT_FALSE(dane::append_normalized_domain_name("bad..name", key));
+    EXPECT_EQ(key, "443 app.example.") << "a refused name leaves the string as it was";
 }
 
 }  // namespace
