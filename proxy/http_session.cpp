@@ -495,9 +495,8 @@ private:
         options.client_address = client_ip_;
         options.host = record_.host;
         options.websocket = websocket_;
-        request_chunked_ = request_parser_->chunked();
-        options.chunked = request_chunked_;
-        if (const auto length = request_parser_->content_length(); length && !request_chunked_) {
+        options.chunked = request_parser_->chunked();
+        if (const auto length = request_parser_->content_length(); length && !options.chunked) {
             options.content_length = *length;
         }
         render_upstream_request(in, options, upstream_out_);
@@ -505,7 +504,7 @@ private:
         // complete exchange.
         if (request_parser_->is_done()) {
             // No body (most requests): the header, and a chunked request's last chunk, in one write.
-            if (request_chunked_) {
+            if (options.chunked) {
                 append_last_chunk(upstream_out_);
             }
             // Written after the handlers already queued (other sessions' requests, mostly), not at
@@ -550,7 +549,7 @@ private:
     void do_relay_request_body()
     {
         if (request_parser_->is_done()) {
-            if (!request_chunked_) {
+            if (!request_parser_->chunked()) {
                 on_request_sent({});
                 return;
             }
@@ -596,7 +595,7 @@ private:
             return;
         }
         upstream_out_.clear();
-        if (request_chunked_) {
+        if (request_parser_->chunked()) {
             append_chunk(upstream_out_, buffer_.data(), got);
         } else {
             upstream_out_.append(buffer_.data(), got);
@@ -782,14 +781,13 @@ private:
             client_out_.clear();
         }
         response_head_sent_ = true;  // client_out_ holds it until the first piece (on_read_response_header)
-        response_complete_ = response_parser_->is_done();
         if (!response_chunked_) {
             client_out_.append(buffer_.data(), got);
         } else {
             if (got > 0) {
                 append_chunk(client_out_, buffer_.data(), got);
             }
-            if (response_complete_) {
+            if (response_parser_->is_done()) {
                 append_last_chunk(client_out_);
             }
         }
@@ -804,7 +802,9 @@ private:
             finish_exchange(false);
             return;
         }
-        if (response_complete_) {
+        // Nothing reads the upstream while a piece is written: the parser still says whether
+        // that piece ended the response.
+        if (response_parser_->is_done()) {
             on_response_sent(ec);
             return;
         }
@@ -1162,10 +1162,8 @@ private:
     bool request_sent_ = false;       // the whole request reached the upstream's socket
     bool upstream_reusable_ = false;  // the exchange ended cleanly: the connection may be pooled
     bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
-    bool request_chunked_ = false;      // the upstream request's body goes in chunks
     bool response_chunked_ = false;     // the client's response body goes in chunks
     bool response_head_sent_ = false;   // the response's head went out with an earlier piece
-    bool response_complete_ = false;    // the piece being written ends the response
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
     bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()
     std::string linger_alert_;        // the close_notify record do_lingering_close() writes
