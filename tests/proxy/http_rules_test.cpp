@@ -272,6 +272,24 @@ std::string upstream_head(const http::request_header<>& request, upstream_reques
     return out;
 }
 
+/** The head Beast's own serializer writes for @p message: what the session sent before. */
+template <bool IsRequest>
+std::string beast_head(http::message<IsRequest, http::empty_body>& message)
+{
+    http::serializer<IsRequest, http::empty_body> serializer(message);
+    serializer.split(true);
+    std::string wire;
+    boost::system::error_code ec;
+    while (!ec && !serializer.is_header_done()) {
+        serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
+            wire += boost::beast::buffers_to_string(buffers);
+            serializer.consume(boost::beast::buffer_bytes(buffers));
+        });
+    }
+    EXPECT_FALSE(ec) << ec.message();
+    return wire;
+}
+
 /**
  * The rewrite spelled out with Beast's field operations, as the session did it before the head
  * was rendered in one pass: a copy, remove_hop_by_hop, erase, set at the end, then Beast's own
@@ -306,18 +324,7 @@ std::string edited_copy(const http::request_header<>& in, const upstream_request
     } else if (options.content_length) {
         out.content_length(*options.content_length);
     }
-    http::request_serializer<http::empty_body> serializer(out);
-    serializer.split(true);
-    std::string wire;
-    boost::system::error_code ec;
-    while (!ec && !serializer.is_header_done()) {
-        serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
-            wire += boost::beast::buffers_to_string(buffers);
-            serializer.consume(boost::beast::buffer_bytes(buffers));
-        });
-    }
-    EXPECT_FALSE(ec) << ec.message();
-    return wire;
+    return beast_head(out);
 }
 
 TEST(http_rules, the_upstream_request_appends_to_the_client_s_forwarding_lists)
@@ -410,18 +417,7 @@ std::string edited_copy(http::response_header<> in, const client_response_option
         out.content_length(*options.content_length);
     }
     out.keep_alive(options.keep_alive);
-    http::response_serializer<http::empty_body> serializer(out);
-    serializer.split(true);
-    std::string wire;
-    boost::system::error_code ec;
-    while (!ec && !serializer.is_header_done()) {
-        serializer.next(ec, [&](boost::system::error_code&, const auto& buffers) {
-            wire += boost::beast::buffers_to_string(buffers);
-            serializer.consume(boost::beast::buffer_bytes(buffers));
-        });
-    }
-    EXPECT_FALSE(ec) << ec.message();
-    return wire;
+    return beast_head(out);
 }
 
 client_response_options response_options(bool chunked, std::optional<std::uint64_t> content_length, bool keep_alive)
