@@ -96,7 +96,7 @@ void reserve_for_body(beast::flat_buffer& buffer)
 
 class http_session : public std::enable_shared_from_this<http_session> {
 public:
-    http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
+    http_session(tcp::socket&& socket, const tcp::endpoint& peer, std::shared_ptr<proxy_state> state,
                  std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
         : state_(std::move(state)),
           generation_(std::move(generation)),
@@ -104,6 +104,8 @@ public:
           limits_(generation_->config->limits),
           client_(std::move(socket), listener_->tls->context()),
           deadline_(client_.get_executor()),
+          client_ip_(peer.address().to_string()),
+          client_text_(client_ip_ + ":" + std::to_string(peer.port())),
           // Bounded: Beast 1.81 does not cap chunk extensions or trailers by header_limit, so
           // the buffer's own limit stops a client (or upstream) from growing it without end.
           client_buffer_(limits_.header_bytes + body_chunk),
@@ -113,11 +115,6 @@ public:
         // Responses go out as header then body writes: without this, Nagle holds the second for
         // the client's delayed ACK.
         client_.lowest_layer().set_option(tcp::no_delay(true), ec);
-        const auto remote = client_.lowest_layer().remote_endpoint(ec);
-        if (!ec) {
-            client_ip_ = remote.address().to_string();
-            client_text_ = client_ip_ + ":" + std::to_string(remote.port());
-        }
     }
 
     void start()
@@ -1171,10 +1168,10 @@ private:
 
 }  // namespace
 
-void start_http_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
+void start_http_session(tcp::socket&& socket, const tcp::endpoint& peer, std::shared_ptr<proxy_state> state,
                         std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
 {
-    std::make_shared<http_session>(std::move(socket), std::move(state), std::move(generation), std::move(listener))->start();
+    std::make_shared<http_session>(std::move(socket), peer, std::move(state), std::move(generation), std::move(listener))->start();
 }
 
 }  // namespace danegate::proxy

@@ -62,7 +62,7 @@ void listener::do_accept()
     // thread the io_context itself serializes everything (proxy_state::io_threads).
     const auto executor = state_->io_threads == 1 ? net::any_io_executor(io_.get_executor())
                                                   : net::any_io_executor(net::make_strand(io_));
-    acceptor_.async_accept(executor, [self = shared_from_this()](error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(executor, peer_, [self = shared_from_this()](error_code ec, tcp::socket socket) {
         self->on_accept(ec, std::move(socket));
     });
 }
@@ -101,10 +101,10 @@ void listener::on_accept(error_code ec, tcp::socket socket)
     } else {
         switch (runtime->config.protocol) {
         case conf::listener_protocol::http:
-            start_http_session(std::move(socket), state_, std::move(current), std::move(runtime));
+            start_http_session(std::move(socket), peer_, state_, std::move(current), std::move(runtime));
             break;
         case conf::listener_protocol::tcp:
-            start_tcp_session(std::move(socket), state_, std::move(current), std::move(runtime));
+            start_tcp_session(std::move(socket), peer_, state_, std::move(current), std::move(runtime));
             break;
         }
     }

@@ -46,6 +46,9 @@ private:
     conf::listen_address address_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;  // backs off after an accept error (EMFILE ...)
+    // Filled by accept itself, so that a session needs no getpeername of its own. One accept is
+    // pending at a time, so one endpoint serves them all.
+    boost::asio::ip::tcp::endpoint peer_;
 };
 
 }  // namespace danegate::proxy

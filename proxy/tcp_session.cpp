@@ -41,8 +41,8 @@ constexpr std::chrono::milliseconds close_grace{1000};
 
 class tcp_session : public std::enable_shared_from_this<tcp_session> {
 public:
-    tcp_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state, std::shared_ptr<const generation> generation,
-                std::shared_ptr<const listener_runtime> listener)
+    tcp_session(tcp::socket&& socket, const tcp::endpoint& peer, std::shared_ptr<proxy_state> state,
+                std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
         : state_(std::move(state)),
           generation_(std::move(generation)),
           listener_(std::move(listener)),
@@ -55,10 +55,7 @@ public:
         error_code ec;
         // Relayed bytes go out as they come: an interactive protocol must not wait for Nagle.
         client_.lowest_layer().set_option(tcp::no_delay(true), ec);
-        const auto remote = client_.lowest_layer().remote_endpoint(ec);
-        if (!ec) {
-            record_.client = remote.address().to_string() + ":" + std::to_string(remote.port());
-        }
+        record_.client = peer.address().to_string() + ":" + std::to_string(peer.port());
     }
 
     void start()
@@ -232,10 +229,10 @@ private:
 
 }  // namespace
 
-void start_tcp_session(tcp::socket&& socket, std::shared_ptr<proxy_state> state,
+void start_tcp_session(tcp::socket&& socket, const tcp::endpoint& peer, std::shared_ptr<proxy_state> state,
                        std::shared_ptr<const generation> generation, std::shared_ptr<const listener_runtime> listener)
 {
-    std::make_shared<tcp_session>(std::move(socket), std::move(state), std::move(generation), std::move(listener))->start();
+    std::make_shared<tcp_session>(std::move(socket), peer, std::move(state), std::move(generation), std::move(listener))->start();
 }
 
 }  // namespace danegate::proxy
