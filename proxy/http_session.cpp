@@ -32,7 +32,10 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <limits>
 #include <optional>
 #include <span>
@@ -50,6 +53,25 @@ namespace {
 constexpr std::size_t body_chunk = 16 * 1024;
 constexpr unsigned max_interim_responses = 8;
 constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
+
+/**
+ * Sends what the socket takes now: never waits (Asio's synchronous send would, on a socket in
+ * blocking mode) and never raises SIGPIPE. @return the bytes sent; ec is would_block when none.
+ */
+std::size_t send_now(tcp::socket& socket, net::const_buffer bytes, error_code& ec)
+{
+    ec = {};
+    ssize_t n = 0;
+    do {
+        n = ::send(socket.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        ec = errno == EAGAIN || errno == EWOULDBLOCK ? error_code(net::error::would_block)
+                                                     : error_code(errno, boost::system::system_category());
+        return 0;
+    }
+    return static_cast<std::size_t>(n);
+}
 
 std::string to_text(beast::string_view view)
 {
@@ -1040,6 +1062,15 @@ private:
         deadline_.cancel();
     }
 
+    /**
+     * Ends the connection: close_notify (RFC 8446 §6.1) first, always. Then, as nginx does, the
+     * socket closes at once without waiting for the client's close_notify, which RFC 8446 §6.1
+     * does not require: with nothing unread, closing sends a FIN after the response and the
+     * client keeps every byte. When the client may still be sending (an error answer cut its
+     * request short, or bytes it sent wait unread), closing would make the kernel send a reset
+     * that can destroy the response before the client has read it (RFC 9112 §9.6), so the
+     * connection lingers instead (do_linger).
+     */
     void do_close()
     {
         close_upstream();
@@ -1050,30 +1081,32 @@ private:
         if (closing_) {
             return;
         }
-        if (linger_on_close_) {
-            do_lingering_close();
-            return;
-        }
         closing_ = true;
-        // Send close_notify (RFC 8446 §6.1), bounded, then close the socket.
-        arm(std::chrono::seconds(1) < limits_.idle_timeout ? conf::duration(std::chrono::seconds(1)) : limits_.idle_timeout,
-            side::client);
-        client_.async_shutdown([self = shared_from_this()](error_code) { self->close_client(); });
+        close_alert_.clear();
+        take_close_notify(client_.native_handle(), close_alert_);  // none after a fatal TLS error
+        const bool linger = linger_on_close_ || client_buffer_.size() > 0 || client_.input_waiting();
+        std::size_t sent = 0;
+        if (!linger) {
+            error_code ec;
+            sent = send_now(client_.next_layer(), net::buffer(close_alert_), ec);
+            if (sent == close_alert_.size() || (ec && ec != net::error::would_block)) {
+                close_client();
+                return;
+            }
+            // The socket is full (a large response still on its way): finish in the background.
+        }
+        do_linger(sent);
     }
 
     /**
-     * RFC 9112 §9.6 after an error answer: the client may still be sending (a body, the rest of an
-     * oversized header). Closing a socket with unread input makes the kernel send a reset, which
-     * can destroy the answer before the client has read it. So end our direction (close_notify,
-     * FIN) and read and discard what still comes, for a bounded time, before closing.
+     * RFC 9112 §9.6: write the rest of the close_notify from @p sent on, end our direction (FIN),
+     * and read and discard what still comes until the client closes, for a bounded time, before
+     * closing.
      */
-    void do_lingering_close()
+    void do_linger(std::size_t sent)
     {
-        closing_ = true;
         arm(std::min<conf::duration>(limits_.idle_timeout, std::chrono::seconds(5)), side::client);
-        linger_alert_.clear();
-        take_close_notify(client_.native_handle(), linger_alert_);
-        net::async_write(client_.next_layer(), net::buffer(linger_alert_),
+        net::async_write(client_.next_layer(), net::buffer(close_alert_) + sent,
                          [self = shared_from_this()](error_code ec, std::size_t) {
                              error_code ignored;
                              self->client_.next_layer().shutdown(tcp::socket::shutdown_send, ignored);
@@ -1162,8 +1195,8 @@ private:
     bool response_chunked_ = false;     // the client's response body goes in chunks
     bool response_head_sent_ = false;   // the response's head went out with an earlier piece
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
-    bool linger_on_close_ = false;    // an error answer was sent: close with do_lingering_close()
-    std::string linger_alert_;        // the close_notify record do_lingering_close() writes
+    bool linger_on_close_ = false;    // an error answer was sent: do_close() lingers
+    std::string close_alert_;         // the close_notify record do_close() sends
 };
 
 }  // namespace

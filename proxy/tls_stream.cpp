@@ -289,6 +289,23 @@ want tls_stream::write_once(const void* data, std::size_t size, std::size_t& wri
     return classify(ssl_.get(), result, saved_errno, ec);
 }
 
+bool tls_stream::input_waiting()
+{
+    error_code ec;
+    if (readable_now(ec)) {
+        return true;
+    }
+    if (ec) {
+        return false;  // closed: nothing can be read any more
+    }
+    char byte = 0;
+    ssize_t n = 0;
+    do {
+        n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n > 0;
+}
+
 std::size_t tls_stream::try_read(net::mutable_buffer buffer, error_code& ec)
 {
     ec = {};

@@ -232,6 +232,12 @@ public:
      */
     std::size_t try_write(boost::asio::const_buffer buffer, boost::system::error_code& ec);
 
+    /**
+     * Whether bytes from the peer wait unread, in OpenSSL or in the socket (a non-blocking peek;
+     * a FIN alone is not input). For deciding whether a close would make the kernel send a reset.
+     */
+    bool input_waiting();
+
 private:
     template <class, class>
     friend class tls_detail::io_op;

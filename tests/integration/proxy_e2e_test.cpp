@@ -395,6 +395,67 @@ TEST_F(proxy_e2e, tls_1_3_prefers_aes_128_gcm_and_sends_one_session_ticket)
     EXPECT_EQ(tickets, 1u) << answer;
 }
 
+const std::string closing_request = "GET /echo/closing HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n";
+
+/** How many responses @p bytes holds (status lines at the start of a line). */
+std::size_t responses_in(const std::string& bytes)
+{
+    std::size_t count = 0;
+    for (auto at = bytes.find("HTTP/1.1 "); at != std::string::npos; at = bytes.find("HTTP/1.1 ", at + 1)) {
+        count += at == 0 || bytes[at - 1] == '\n' ? 1 : 0;
+    }
+    return count;
+}
+
+std::string describe(const tls_stream_exchange& e)
+{
+    return "close_notify=" + std::to_string(e.peer_close_notify) + " tcp_end=" + std::to_string(static_cast<int>(e.tcp_ended)) +
+           " after=" + std::to_string(e.close_notify_to_tcp_end.count()) + "ms error=" + e.error + "\n" + e.received;
+}
+
+TEST_F(proxy_e2e, a_closing_exchange_ends_with_close_notify_and_fin_without_waiting_for_the_client)
+{
+    ASSERT_EQ(status_of(curl("good.example", "/echo/warm")), 200);  // TLSA answer and upstream ready
+    tls_stream_options options;
+    options.end_after_send = false;  // the client never sends its close_notify
+    options.await_tcp_end = true;
+    const auto result = exchange_tls_stream("127.0.0.1", port_, "good.example", closing_request, options);
+    EXPECT_EQ(responses_in(result.received), 1u) << describe(result);
+    EXPECT_THAT(result.received, HasSubstr("HTTP/1.1 200 ")) << describe(result);
+    EXPECT_TRUE(result.peer_close_notify) << describe(result);
+    EXPECT_EQ(result.tcp_ended, tls_stream_exchange::tcp_end::fin) << describe(result);
+    // As nginx: the FIN follows the close_notify at once. A proxy that waited for the client's
+    // close_notify (as Asio's async_shutdown does) would hold the connection until a timeout.
+    EXPECT_LT(result.close_notify_to_tcp_end, 900ms) << describe(result);
+}
+
+TEST_F(proxy_e2e, a_client_that_may_still_be_sending_gets_its_answer_and_a_fin_not_a_reset)
+{
+    // RFC 9112 §9.6: closing with the client's bytes unread would make the kernel send a reset,
+    // which can destroy the answer before the client reads it. Here the bytes are a request
+    // pipelined behind the closing one (never answered), or the client's own close_notify sent
+    // right behind its request.
+    tls_stream_options pipelining;
+    pipelining.end_after_send = false;
+    pipelining.await_tcp_end = true;
+    const auto pipelined = exchange_tls_stream("127.0.0.1", port_, "good.example",
+                                               closing_request + "GET /echo/second HTTP/1.1\r\nHost: good.example\r\n\r\n",
+                                               pipelining);
+    EXPECT_EQ(responses_in(pipelined.received), 1u) << describe(pipelined);
+    EXPECT_THAT(pipelined.received, HasSubstr("HTTP/1.1 200 ")) << describe(pipelined);
+    EXPECT_TRUE(pipelined.peer_close_notify) << describe(pipelined);
+    EXPECT_EQ(pipelined.tcp_ended, tls_stream_exchange::tcp_end::fin) << describe(pipelined);
+
+    tls_stream_options ending;
+    ending.end_after_send = true;  // close_notify and the TCP half-close right behind the request
+    ending.await_tcp_end = true;
+    const auto ended = exchange_tls_stream("127.0.0.1", port_, "good.example", closing_request, ending);
+    EXPECT_TRUE(ended.sent_end) << describe(ended);
+    EXPECT_THAT(ended.received, HasSubstr("HTTP/1.1 200 ")) << describe(ended);
+    EXPECT_TRUE(ended.peer_close_notify) << describe(ended);
+    EXPECT_EQ(ended.tcp_ended, tls_stream_exchange::tcp_end::fin) << describe(ended);
+}
+
 TEST_F(proxy_e2e, an_unknown_host_has_no_route)
 {
     const auto output = curl("elsewhere.example", "/echo");

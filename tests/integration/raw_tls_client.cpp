@@ -101,6 +101,34 @@ bool unexpected_eof(int code)
     return code == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0;
 }
 
+/** Reads @p fd until its TCP connection ends: a FIN (recv gives 0) or a reset. */
+void await_tcp_end(int fd, std::chrono::milliseconds quiet, tls_stream_exchange& out)
+{
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    const auto give_up = start + quiet;
+    char buffer[4096];
+    while (clock::now() < give_up) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - clock::now());
+        pollfd events{fd, POLLIN, 0};
+        ::poll(&events, 1, static_cast<int>(left.count()) + 1);
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n > 0) {
+            out.bytes_after_close_notify += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n == 0 || errno == ECONNRESET) {
+            out.tcp_ended = n == 0 ? tls_stream_exchange::tcp_end::fin : tls_stream_exchange::tcp_end::reset;
+            out.close_notify_to_tcp_end = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+            return;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            out.error = std::string("after close_notify: ") + std::strerror(errno);
+            return;
+        }
+    }
+}
+
 }  // namespace
 
 tls_stream_exchange exchange_tls_stream(const std::string& address, std::uint16_t port, const std::string& sni,
@@ -217,6 +245,9 @@ tls_stream_exchange exchange_tls_stream(const std::string& address, std::uint16_
         ::poll(&events, 1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) + 1);
     }
     out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    if (out.peer_close_notify && options.await_tcp_end) {
+        await_tcp_end(socket_fd.get(), options.quiet, out);
+    }
     return out;
 }
 

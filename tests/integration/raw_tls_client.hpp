@@ -43,6 +43,12 @@ struct tls_stream_exchange {
     std::chrono::milliseconds elapsed{0};  ///< from the end of the handshake to the end
     std::uint16_t local_port = 0;  ///< our side of the connection (how the proxy's logs name us)
 
+    /** How the TCP connection ended after the peer's close_notify (tls_stream_options::await_tcp_end). */
+    enum class tcp_end { not_seen, fin, reset };
+    tcp_end tcp_ended = tcp_end::not_seen;
+    std::chrono::milliseconds close_notify_to_tcp_end{0};  ///< from the close_notify to that end
+    std::size_t bytes_after_close_notify = 0;              ///< raw bytes that came after it
+
     /** Whether the peer ended the stream one way or the other (not quiet, not an error). */
     bool peer_ended() const { return peer_close_notify || peer_fin; }
 };
@@ -54,6 +60,11 @@ struct tls_stream_options {
     std::chrono::milliseconds quiet{5000};
     /** Bytes per SSL_write. */
     std::size_t chunk = 16 * 1024;
+    /**
+     * After the peer's close_notify, read the raw socket (without answering with our own
+     * close_notify) until the TCP connection ends or nothing comes for `quiet`.
+     */
+    bool await_tcp_end = false;
     /** Wait this long after each chunk before the next one (and before the end). */
     std::chrono::milliseconds pause{0};
 };
