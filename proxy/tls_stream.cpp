@@ -2,9 +2,10 @@
 //
 // The BIO: SSL_set_fd's socket BIO would do, except that it writes with write(2), which raises
 // SIGPIPE when the peer has reset the connection (Asio passes MSG_NOSIGNAL; danegate does not
-// ignore SIGPIPE process-wide, and a library should not need it to). So the SSL gets a minimal
-// descriptor BIO of our own: recv/send with MSG_DONTWAIT | MSG_NOSIGNAL on the socket's
-// descriptor. MSG_DONTWAIT makes every call non-blocking without switching the socket to
+// ignore SIGPIPE process-wide, and a library should not need it to), and that it cannot hand out
+// bytes the reactor already read (the inbox, see tls_stream.hpp). So the SSL gets a minimal
+// descriptor BIO of our own: the inbox first, then recv/send with MSG_DONTWAIT | MSG_NOSIGNAL on
+// the socket's descriptor. MSG_DONTWAIT makes every call non-blocking without switching the socket to
 // non-blocking mode, so Asio's own view of the socket (its synchronous calls, its reactor state)
 // is untouched. One BIO is both read and write BIO (SSL_set_bio(ssl, bio, bio)), exactly as
 // SSL_set_fd does, which is what proxy/close_notify's BIO swap expects.
@@ -36,9 +37,14 @@ using tls_detail::want;
 
 namespace {
 
+tls_detail::inbox& inbox_of(BIO* bio)
+{
+    return *static_cast<tls_detail::inbox*>(BIO_get_data(bio));
+}
+
 int descriptor_of(BIO* bio)
 {
-    return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+    return inbox_of(bio).fd;
 }
 
 int bio_write(BIO* bio, const char* data, int size)
@@ -57,13 +63,37 @@ int bio_write(BIO* bio, const char* data, int size)
 int bio_read(BIO* bio, char* data, int size)
 {
     BIO_clear_retry_flags(bio);
+    tls_detail::inbox& in = inbox_of(bio);
+    if (in.begin < in.end) {
+        const std::size_t n = std::min(static_cast<std::size_t>(size), in.end - in.begin);
+        std::memcpy(data, in.bytes.data() + in.begin, n);
+        in.begin += n;
+        if (in.begin == in.end) {
+            in.begin = in.end = 0;
+        }
+        return static_cast<int>(n);
+    }
+    if (in.eof) {
+        return 0;  // as recv after the FIN, every time
+    }
+    if (in.error != 0) {
+        errno = in.error;
+        return -1;
+    }
+    if (in.reading || !in.more) {
+        // Nothing can be read that the reactor would not bring (its read is pending, or drained
+        // the socket, and a later arrival wakes it): let it (see tls_stream.hpp).
+        BIO_set_retry_read(bio);
+        return -1;
+    }
     ssize_t n = 0;
     do {
-        n = ::recv(descriptor_of(bio), data, static_cast<std::size_t>(size), MSG_DONTWAIT);
+        n = ::recv(in.fd, data, static_cast<std::size_t>(size), MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         BIO_set_retry_read(bio);
     }
+    in.more = n == size;
     // 0 is the peer's FIN. BIO_CTRL_EOF stays 0 on purpose: OpenSSL 3.0 would then treat it as a
     // fatal "unexpected eof" and try to send a decode_error alert to a peer that has gone; as a
     // plain SSL_ERROR_SYSCALL it maps to stream_truncated without writing anything, as Asio does.
@@ -87,7 +117,7 @@ long bio_ctrl(BIO* bio, int command, long, void* out)
 
 int bio_create(BIO* bio)
 {
-    BIO_set_data(bio, reinterpret_cast<void*>(std::intptr_t{-1}));
+    BIO_set_data(bio, nullptr);  // the inbox, set by attach before the BIO is used
     return 1;
 }
 
@@ -210,6 +240,10 @@ bool tls_stream::attach(error_code& ec)
     if (fd == attached_fd_) {
         return true;
     }
+    if (!inbox_) {
+        inbox_ = std::make_shared<tls_detail::inbox>();
+    }
+    inbox_->reset(fd);
     ERR_clear_error();
     const BIO_METHOD* method = socket_method();
     BIO* bio = method != nullptr ? BIO_new(method) : nullptr;
@@ -218,7 +252,7 @@ bool tls_stream::attach(error_code& ec)
         ERR_clear_error();
         return false;
     }
-    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+    BIO_set_data(bio, inbox_.get());
     BIO_set_init(bio, 1);
     SSL_set_bio(ssl_.get(), bio, bio);  // one reference for both directions
     attached_fd_ = fd;
@@ -227,7 +261,30 @@ bool tls_stream::attach(error_code& ec)
 
 bool tls_stream::readable_now(error_code& ec)
 {
-    return attach(ec) && SSL_has_pending(ssl_.get()) == 1;
+    return attach(ec) && (inbox_->holds_something() || SSL_has_pending(ssl_.get()) == 1);
+}
+
+std::shared_ptr<tls_detail::inbox> tls_stream::inbox_for_read()
+{
+    error_code ec;
+    if (!attach(ec) || inbox_->reading || inbox_->holds_something()) {
+        return nullptr;
+    }
+    return inbox_;
+}
+
+void tls_detail::inbox::received(const error_code& ec, std::size_t size) noexcept
+{
+    if (!ec) {
+        begin = 0;
+        end = size;
+        more = size == bytes.size();
+    } else if (ec == net::error::eof) {
+        eof = true;
+    } else {
+        // A reset...: the SSL call that reads the inbox next reports it, as a recv of its own would.
+        error = ec.category() == boost::system::system_category() ? ec.value() : EIO;
+    }
 }
 
 want tls_stream::handshake_once(handshake_type type, error_code& ec)

@@ -3,9 +3,14 @@
 // stream_core, two in the engine's BIO pair) and copies every byte through them. Here OpenSSL
 // talks to the socket directly through a small BIO that calls recv/send with MSG_DONTWAIT and
 // MSG_NOSIGNAL (SSL_set_fd's BIO would write() and raise SIGPIPE on a reset peer), with
-// SSL_MODE_RELEASE_BUFFERS, so an idle stream holds the SSL object and nothing else; when OpenSSL
-// says WANT_READ / WANT_WRITE the operation waits with socket.async_wait and tries again (the
-// pattern nginx uses with SSL_set_fd).
+// SSL_MODE_RELEASE_BUFFERS, so an idle stream holds the SSL object and a 2 KiB inbox; when
+// OpenSSL says WANT_WRITE the operation waits with socket.async_wait and tries again (the pattern
+// nginx uses with SSL_set_fd). When it says WANT_READ, the operation reads the socket into the
+// inbox (async_receive) and tries again; the BIO hands the inbox out, and reads the socket itself
+// only while the last read filled its buffer (more may be there already). So Asio's reactor
+// decides when a read is tried: it re-arms epoll (epoll_ctl) for every async_wait but not for a
+// read, and skips the attempt while nothing can have arrived since its last read drained the
+// socket. A wait for bytes then costs no system call beyond the recv that brings them.
 //
 // It is a drop-in for how danegate used ssl::stream<tcp::socket>: the same constructors, layers,
 // async_handshake/async_read_some/async_write_some/async_shutdown, and the same error codes
@@ -46,6 +51,39 @@ namespace tls_detail {
 /** What one non-blocking OpenSSL call left to do. */
 enum class want { nothing, read, write };
 
+/**
+ * Bytes the reactor read from the socket for the SSL; its BIO hands them out before it reads the
+ * socket itself. On the heap, so that the BIO's pointer to it survives a move of the stream.
+ * Touched only on the stream's strand, and by the reactor while a read into it is pending.
+ */
+struct inbox {
+    static constexpr std::size_t capacity = 2048;  // a request's or a ClientHello's first record, usually
+
+    int fd = -1;          // the descriptor the BIO reads when the inbox is empty
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool reading = false;  // a read into the inbox is pending: the BIO must not read the socket
+    bool more = false;     // the last read filled its buffer: the socket may hold more already
+    bool eof = false;      // the read found the peer's FIN
+    int error = 0;         // the read failed with this errno
+    std::array<char, capacity> bytes;  // not zeroed: only [begin, end) is ever read
+
+    /** Forgets everything: a new descriptor (the socket was reopened) starts empty. */
+    void reset(int descriptor) noexcept
+    {
+        fd = descriptor;
+        begin = end = 0;
+        reading = more = eof = false;
+        error = 0;
+    }
+
+    /** Whether the BIO would hand out something without reading: bytes, or the end. */
+    bool holds_something() const noexcept { return begin < end || eof || error != 0; }
+
+    /** Records what a read into the inbox brought: bytes, the FIN, or an error for the BIO to report. */
+    void received(const boost::system::error_code& ec, std::size_t size) noexcept;
+};
+
 /** The fixed part of every operation; `Step` is the OpenSSL call (see tls_stream's private steps). */
 template <class Stream, class Step>
 class io_op {
@@ -69,6 +107,16 @@ public:
         const want next = step_(*stream_, ec_);
         if (next != want::nothing) {
             phase_ = phase::waiting;
+            if (next == want::read) {
+                if (auto in = stream_->inbox_for_read()) {
+                    in->reading = true;
+                    // Held by the operation: the buffer the reactor fills outlives the stream
+                    // (an upstream connection can be destroyed with its read pending).
+                    inbox_ = std::move(in);
+                    stream_->next_layer().async_receive(boost::asio::buffer(inbox_->bytes), std::move(self));
+                    return;
+                }
+            }
             stream_->next_layer().async_wait(next == want::read ? Stream::next_layer_type::wait_read
                                                                 : Stream::next_layer_type::wait_write,
                                              std::move(self));
@@ -82,6 +130,22 @@ public:
             return;
         }
         finish(self);
+    }
+
+    /** The read into the inbox finished: record what it brought, then carry on as after a wait. */
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code read_ec, std::size_t received)
+    {
+        const std::shared_ptr<inbox> in = std::move(inbox_);
+        in->reading = false;
+        if (read_ec == boost::asio::error::operation_aborted || read_ec == boost::asio::error::bad_descriptor) {
+            // Cancelled, or the socket closed: the stream may be gone with it, so the operation
+            // ends here without touching it, as after a wait.
+            (*this)(self, read_ec);
+            return;
+        }
+        in->received(read_ec, received);
+        (*this)(self);
     }
 
 private:
@@ -99,6 +163,7 @@ private:
 
     Stream* stream_;
     Step step_;
+    std::shared_ptr<inbox> inbox_;  // while a read into it is pending
     boost::system::error_code ec_;
     phase phase_ = phase::starting;
 };
@@ -136,7 +201,8 @@ public:
     {
     }
 
-    // Member-wise: the SSL's BIO holds the descriptor, not the socket object, so it survives the move.
+    // Member-wise: the SSL's BIO holds the inbox (with the descriptor), not the socket object, so it
+    // survives the move.
     tls_stream(tls_stream&& other) noexcept = default;
     tls_stream& operator=(tls_stream&& other) noexcept = default;
     tls_stream(const tls_stream&) = delete;
@@ -217,9 +283,10 @@ public:
     }
 
     /**
-     * One non-blocking attempt to read what has arrived into @p buffer, for a caller that knows
-     * (or guesses) that bytes are there: it avoids an operation and its completion. Sets
-     * error::would_block, with 0 read, when no whole record has arrived yet; other errors as
+     * Reads into @p buffer what the stream already holds, for a caller that knows (or guesses)
+     * that bytes are there, such as after async_wait_readable: it avoids an operation and its
+     * completion. Reads the socket only while the last read filled the inbox. Sets
+     * error::would_block, with 0 read, when no whole record is there yet; other errors as
      * async_read_some's.
      */
     std::size_t try_read(boost::asio::mutable_buffer buffer, boost::system::error_code& ec);
@@ -250,6 +317,13 @@ private:
 
     /** Gives the SSL a BIO on the socket's current descriptor; false (ec set) when it is closed. */
     bool attach(boost::system::error_code& ec);
+
+    /**
+     * The inbox, when an operation may read the socket into it now (it is empty, and no other
+     * read into it is pending; a second waiter, such as a write that wants to read, waits with
+     * async_wait instead). Allocated on first use.
+     */
+    std::shared_ptr<tls_detail::inbox> inbox_for_read();
 
     // One non-blocking OpenSSL call each, in tls_stream.cpp. They return what to wait for, or
     // nothing with `ec` set (or clear: done).
@@ -357,6 +431,8 @@ private:
 
     next_layer_type socket_;
     std::unique_ptr<SSL, ssl_free> ssl_;
+    // What the BIO reads: bytes read ahead, and the descriptor. Shared with a pending read into it.
+    std::shared_ptr<tls_detail::inbox> inbox_;
     int attached_fd_ = -1;  // the descriptor the SSL's BIO holds; -1 until the first operation
 };
 

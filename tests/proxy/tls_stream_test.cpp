@@ -321,6 +321,54 @@ TEST_F(tls_stream_test, operations_on_a_closed_socket_fail_without_touching_the_
     EXPECT_EQ(*pending_ec, net::error::operation_aborted);
 }
 
+TEST_F(tls_stream_test, a_read_cancelled_while_it_waits_leaves_the_stream_readable)
+{
+    // A pending read waits in Asio's reactor with the stream's inbox as its buffer; cancelling it
+    // (a drain does) must leave the stream able to read again.
+    auto [client, server] = connected_pair();
+    std::string buffer(16, '\0');
+    std::optional<error_code> cancelled;
+    server.async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t) { cancelled = ec; });
+    io_.restart();
+    io_.poll();
+    ASSERT_FALSE(cancelled.has_value());
+    server.next_layer().cancel();
+    run_until([&] { return cancelled.has_value(); });
+    EXPECT_EQ(*cancelled, net::error::operation_aborted);
+
+    net::async_write(client, net::buffer(std::string_view("after")), [](error_code, std::size_t) {});
+    std::optional<error_code> read_ec;
+    std::size_t got = 0;
+    server.async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t n) {
+        read_ec = ec;
+        got = n;
+    });
+    run_until([&] { return read_ec.has_value(); });
+    EXPECT_FALSE(*read_ec) << read_ec->message();
+    EXPECT_EQ(buffer.substr(0, got), "after");
+}
+
+TEST_F(tls_stream_test, a_stream_destroyed_with_a_read_pending_completes_it_as_aborted)
+{
+    // An upstream connection can be dropped while its read waits. The reactor's buffer (the
+    // inbox) must outlive the stream until the read has completed (the sanitizer build checks
+    // that nothing touches freed memory), and the handler still runs, with operation_aborted.
+    auto [a, b] = socket_pair();
+    tls_stream client(std::move(a), client_context_);
+    auto server = std::make_unique<tls_stream>(std::move(b), *server_context_);
+    handshake(client, *server);
+    std::string buffer(16, '\0');
+    std::optional<error_code> pending;
+    server->async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t) { pending = ec; });
+    io_.restart();
+    io_.poll();
+    ASSERT_FALSE(pending.has_value());
+    net::async_write(client, net::buffer(std::string_view("late")), [](error_code, std::size_t) {});
+    server.reset();
+    run_until([&] { return pending.has_value(); });
+    EXPECT_EQ(*pending, net::error::operation_aborted);
+}
+
 TEST_F(tls_stream_test, completions_never_run_inside_the_initiating_function)
 {
     auto [client, server] = connected_pair();
