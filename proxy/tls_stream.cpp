@@ -2,10 +2,10 @@
 //
 // The BIO: SSL_set_fd's socket BIO would do, except that it writes with write(2), which raises
 // SIGPIPE when the peer has reset the connection (Asio passes MSG_NOSIGNAL; danegate does not
-// ignore SIGPIPE process-wide, and a library should not need it to), and that it cannot hand out
-// bytes the reactor already read (the inbox, see tls_stream.hpp). So the SSL gets a minimal
-// descriptor BIO of our own: the inbox first, then recv/send with MSG_DONTWAIT | MSG_NOSIGNAL on
-// the socket's descriptor. MSG_DONTWAIT makes every call non-blocking without switching the socket to
+// ignore SIGPIPE process-wide, and a library should not need it to), and it cannot hand out bytes
+// the reactor already read (the inbox, see tls_stream.hpp). So the SSL gets a minimal descriptor
+// BIO of our own: the inbox first, then recv/send with MSG_DONTWAIT | MSG_NOSIGNAL on the
+// socket's descriptor. MSG_DONTWAIT makes every call non-blocking without switching the socket to
 // non-blocking mode, so Asio's own view of the socket (its synchronous calls, its reactor state)
 // is untouched. One BIO is both read and write BIO (SSL_set_bio(ssl, bio, bio)), exactly as
 // SSL_set_fd does, which is what proxy/close_notify's BIO swap expects.
@@ -81,8 +81,8 @@ int bio_read(BIO* bio, char* data, int size)
         return -1;
     }
     if (in.reading || !in.more) {
-        // Nothing can be read that the reactor would not bring (its read is pending, or drained
-        // the socket, and a later arrival wakes it): let it (see tls_stream.hpp).
+        // The reactor's read is pending, or the last read did not fill its buffer: reading here
+        // would most likely find nothing, and the reactor's read tries anyway (tls_stream.hpp).
         BIO_set_retry_read(bio);
         return -1;
     }
@@ -349,11 +349,11 @@ want tls_stream::write_once(const void* data, std::size_t size, std::size_t& wri
 bool tls_stream::input_waiting()
 {
     error_code ec;
-    if (readable_now(ec)) {
-        return true;
-    }
-    if (ec) {
+    if (!attach(ec)) {
         return false;  // closed: nothing can be read any more
+    }
+    if (inbox_->begin < inbox_->end || SSL_has_pending(ssl_.get()) == 1) {
+        return true;
     }
     char byte = 0;
     ssize_t n = 0;

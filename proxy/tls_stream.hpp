@@ -7,10 +7,10 @@
 // OpenSSL says WANT_WRITE the operation waits with socket.async_wait and tries again (the pattern
 // nginx uses with SSL_set_fd). When it says WANT_READ, the operation reads the socket into the
 // inbox (async_receive) and tries again; the BIO hands the inbox out, and reads the socket itself
-// only while the last read filled its buffer (more may be there already). So Asio's reactor
-// decides when a read is tried: it re-arms epoll (epoll_ctl) for every async_wait but not for a
-// read, and skips the attempt while nothing can have arrived since its last read drained the
-// socket. A wait for bytes then costs no system call beyond the recv that brings them.
+// only while the last read filled its buffer (more may be there already). Asio re-arms epoll
+// (epoll_ctl) for every async_wait; a read it tries at once instead, and when nothing is there it
+// queues the read without epoll_ctl (the socket stays registered, edge-triggered). A wait for
+// bytes then costs at most one failed recv, and nothing when they are already there.
 //
 // It is a drop-in for how danegate used ssl::stream<tcp::socket>: the same constructors, layers,
 // async_handshake/async_read_some/async_write_some/async_shutdown, and the same error codes
