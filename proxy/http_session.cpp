@@ -659,6 +659,10 @@ private:
             response_parser_->skip(true);
         }
         arm(upstream_rt_->config.timeouts.response, side::upstream);
+        // Room for a whole TLS record: an upstream's first record is often its header and as much
+        // body as fits, and Beast's first read would otherwise take only 512 bytes of it. The
+        // client's first piece then carries the header and all that body (send_response_piece).
+        reserve_for_body(upstream_buffer_);
         http::async_read_header(upstream_->stream, upstream_buffer_, *response_parser_,
                                 on_strand([self = shared_from_this()](error_code ec, std::size_t) {
                                     self->on_read_response_header(ec);
