@@ -301,10 +301,11 @@ private:
         waiting_idle_ = true;
         arm(limits_.idle_timeout, side::client);
         // Issue 5 (≤ 40 KiB per idle connection): an idle keep-alive connection holds no buffer
-        // and no parser of its own (only the stream's 2 KiB inbox, which its wait reads into). The last exchange has been reported, so its state can go now rather
-        // than at the next request (reset above); the read buffer is taken only once bytes
-        // arrive. A response piece buffer is kept while small (it is reused without allocating),
-        // not once it grew to a body chunk.
+        // and no parser of its own (only the stream's 2 KiB inbox, which its wait reads into).
+        // The last exchange has been reported, so its state can go now rather than at the next
+        // request (reset above); the read buffer is taken only once bytes arrive. A response
+        // piece buffer is kept while small (it is reused without allocating), not once it grew
+        // to a body chunk.
         client_buffer_.shrink_to_fit();
         upstream_buffer_.shrink_to_fit();
         if (client_out_.capacity() > 4096) {
