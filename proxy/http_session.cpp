@@ -32,10 +32,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
-#include <sys/socket.h>
-
 #include <array>
-#include <cerrno>
 #include <limits>
 #include <optional>
 #include <span>
@@ -53,25 +50,6 @@ namespace {
 constexpr std::size_t body_chunk = 16 * 1024;
 constexpr unsigned max_interim_responses = 8;
 constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
-
-/**
- * Sends what the socket takes now: never waits (Asio's synchronous send would, on a socket in
- * blocking mode) and never raises SIGPIPE. @return the bytes sent; ec is would_block when none.
- */
-std::size_t send_now(tcp::socket& socket, net::const_buffer bytes, error_code& ec)
-{
-    ec = {};
-    ssize_t n = 0;
-    do {
-        n = ::send(socket.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        ec = errno == EAGAIN || errno == EWOULDBLOCK ? error_code(net::error::would_block)
-                                                     : error_code(errno, boost::system::system_category());
-        return 0;
-    }
-    return static_cast<std::size_t>(n);
-}
 
 std::string to_text(beast::string_view view)
 {
@@ -1093,7 +1071,7 @@ private:
         std::size_t sent = 0;
         if (!linger) {
             error_code ec;
-            sent = send_now(client_.next_layer(), net::buffer(close_alert_), ec);
+            sent = client_.try_send_record(net::buffer(close_alert_), ec);
             if (sent == close_alert_.size() || (ec && ec != net::error::would_block)) {
                 close_client();
                 return;

@@ -47,13 +47,20 @@ int descriptor_of(BIO* bio)
     return inbox_of(bio).fd;
 }
 
+/** One non-blocking send that raises no SIGPIPE: every byte danegate writes to a TLS socket. */
+ssize_t send_now(int fd, const void* data, std::size_t size)
+{
+    ssize_t n = 0;
+    do {
+        n = ::send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 int bio_write(BIO* bio, const char* data, int size)
 {
     BIO_clear_retry_flags(bio);
-    ssize_t n = 0;
-    do {
-        n = ::send(descriptor_of(bio), data, static_cast<std::size_t>(size), MSG_DONTWAIT | MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = send_now(descriptor_of(bio), data, static_cast<std::size_t>(size));
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         BIO_set_retry_write(bio);
     }
@@ -361,6 +368,22 @@ bool tls_stream::input_waiting()
         n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     return n > 0;
+}
+
+std::size_t tls_stream::try_send_record(net::const_buffer record, error_code& ec)
+{
+    ec = {};
+    if (!socket_.is_open()) {
+        ec = net::error::bad_descriptor;
+        return 0;
+    }
+    const ssize_t n = send_now(socket_.native_handle(), record.data(), record.size());
+    if (n < 0) {
+        ec = errno == EAGAIN || errno == EWOULDBLOCK ? error_code(net::error::would_block)
+                                                     : error_code(errno, boost::system::system_category());
+        return 0;
+    }
+    return static_cast<std::size_t>(n);
 }
 
 std::size_t tls_stream::try_read(net::mutable_buffer buffer, error_code& ec)

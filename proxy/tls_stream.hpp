@@ -300,6 +300,13 @@ public:
     std::size_t try_write(boost::asio::const_buffer buffer, boost::system::error_code& ec);
 
     /**
+     * Sends as much of @p record, bytes that are TLS records already (a close_notify made with
+     * take_close_notify), as the socket takes now, straight to it: never waits. Sets
+     * error::would_block when it takes nothing.
+     */
+    std::size_t try_send_record(boost::asio::const_buffer record, boost::system::error_code& ec);
+
+    /**
      * Whether bytes from the peer wait unread, in OpenSSL or in the socket (a non-blocking peek;
      * a FIN alone is not input). For deciding whether a close would make the kernel send a reset.
      */
