@@ -106,6 +106,15 @@ protected:
         return {std::move(client), std::move(server)};
     }
 
+    /** Starts a read on @p stream, whose peer sent nothing, and checks that it waits; its error lands in @p result. */
+    void start_waiting_read(tls_stream& stream, std::string& buffer, std::optional<error_code>& result)
+    {
+        stream.async_read_some(net::buffer(buffer), [&result](error_code ec, std::size_t) { result = ec; });
+        io_.restart();
+        io_.poll();
+        ASSERT_FALSE(result.has_value()) << "nothing was sent: the read must wait";
+    }
+
     /** Reads from @p stream until it reports an error, which is returned. */
     template <class Stream>
     error_code read_until_error(Stream& stream, std::string* data = nullptr)
@@ -312,10 +321,7 @@ TEST_F(tls_stream_test, operations_on_a_closed_socket_fail_without_touching_the_
     auto [waiting, peer] = connected_pair();
     std::string buffer(16, '\0');
     std::optional<error_code> pending_ec;
-    waiting.async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t) { pending_ec = ec; });
-    io_.restart();
-    io_.poll();
-    ASSERT_FALSE(pending_ec.has_value());
+    ASSERT_NO_FATAL_FAILURE(start_waiting_read(waiting, buffer, pending_ec));
     waiting.next_layer().close();
     run_until([&] { return pending_ec.has_value(); });
     EXPECT_EQ(*pending_ec, net::error::operation_aborted);
@@ -328,10 +334,7 @@ TEST_F(tls_stream_test, a_read_cancelled_while_it_waits_leaves_the_stream_readab
     auto [client, server] = connected_pair();
     std::string buffer(16, '\0');
     std::optional<error_code> cancelled;
-    server.async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t) { cancelled = ec; });
-    io_.restart();
-    io_.poll();
-    ASSERT_FALSE(cancelled.has_value());
+    ASSERT_NO_FATAL_FAILURE(start_waiting_read(server, buffer, cancelled));
     server.next_layer().cancel();
     run_until([&] { return cancelled.has_value(); });
     EXPECT_EQ(*cancelled, net::error::operation_aborted);
@@ -359,10 +362,7 @@ TEST_F(tls_stream_test, a_stream_destroyed_with_a_read_pending_completes_it_as_a
     handshake(client, *server);
     std::string buffer(16, '\0');
     std::optional<error_code> pending;
-    server->async_read_some(net::buffer(buffer), [&](error_code ec, std::size_t) { pending = ec; });
-    io_.restart();
-    io_.poll();
-    ASSERT_FALSE(pending.has_value());
+    ASSERT_NO_FATAL_FAILURE(start_waiting_read(*server, buffer, pending));
     net::async_write(client, net::buffer(std::string_view("late")), [](error_code, std::size_t) {});
     server.reset();
     run_until([&] { return pending.has_value(); });
