@@ -150,6 +150,18 @@ error_code ssl_error(unsigned long code)
     return error_code(static_cast<int>(code), net::error::get_ssl_category());
 }
 
+/**
+ * Empties the thread's OpenSSL error queue. ERR_clear_error walks all 16 slots of the queue
+ * (about 800 instructions in OpenSSL 3.0, and six calls per proxied request); ERR_peek_error
+ * answers "empty" from the queue's two indices, and empty is by far the usual case.
+ */
+void clear_error_queue()
+{
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
 /** Maps the result of one SSL call, as asio's engine does (see the top of this file). */
 want classify(SSL* ssl, int result, int saved_errno, error_code& ec)
 {
@@ -197,15 +209,15 @@ want classify(SSL* ssl, int result, int saved_errno, error_code& ec)
     }
     }
     // Leave the thread's queue empty: SSL_get_error consults it, and the next SSL call on this
-    // thread may belong to another connection.
-    ERR_clear_error();
+    // thread may belong to another connection. A want or a close_notify left it empty already.
+    clear_error_queue();
     return next;
 }
 
 /** Clears what the next call's classification reads: the error queue and errno. */
 void before_call()
 {
-    ERR_clear_error();
+    clear_error_queue();
     errno = 0;
 }
 
