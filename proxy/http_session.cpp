@@ -6,6 +6,7 @@
 // at accept; the upstream leg shares it, so nothing here takes a lock.
 #include "proxy/http_session.hpp"
 
+#include "proxy/buffer_recycling.hpp"
 #include "proxy/byte_relay.hpp"
 #include "proxy/close_notify.hpp"
 #include "proxy/errc.hpp"
@@ -48,6 +49,9 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t body_chunk = 16 * 1024;
+
+/** A session's read buffer: its storage is recycled across exchanges (buffer_recycling.hpp). */
+using session_buffer = beast::basic_flat_buffer<recycling_allocator<char>>;
 constexpr unsigned max_interim_responses = 8;
 constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
@@ -61,7 +65,7 @@ std::string to_text(beast::string_view view)
  * from @p from into @p chunk through @p parser, without I/O. @return how many bytes it placed.
  */
 template <class Parser>
-std::size_t take_buffered_body(Parser& parser, beast::flat_buffer& from, std::span<char> chunk, error_code& ec)
+std::size_t take_buffered_body(Parser& parser, session_buffer& from, std::span<char> chunk, error_code& ec)
 {
     auto& body = parser.get().body();
     body.data = chunk.data();
@@ -87,7 +91,7 @@ std::size_t take_buffered_body(Parser& parser, beast::flat_buffer& from, std::sp
  * record (measured: 63 sends for a 64 KiB response). A chunk's worth of room makes a read take a
  * whole TLS record. While idle, the room is given back (do_wait_request).
  */
-void reserve_for_body(beast::flat_buffer& buffer)
+void reserve_for_body(session_buffer& buffer)
 {
     if (buffer.capacity() < body_chunk) {
         buffer.reserve(std::min(body_chunk, buffer.max_size()));
@@ -861,7 +865,7 @@ private:
             return;
         }
         // Bytes that came behind either handshake belong to the tunnel: they go first.
-        auto take = [](beast::flat_buffer& buffer) {
+        auto take = [](session_buffer& buffer) {
             const auto data = buffer.data();
             std::string bytes(static_cast<const char*>(data.data()), data.size());
             buffer.consume(buffer.size());
@@ -1141,8 +1145,8 @@ private:
     std::string client_text_;
     std::string sni_;
 
-    beast::flat_buffer client_buffer_;
-    beast::flat_buffer upstream_buffer_;
+    session_buffer client_buffer_;
+    session_buffer upstream_buffer_;
     // Left uninitialized on purpose: it is always written before it is read, and zeroing 16 KiB
     // per connection cost ~16,000 instructions per handshake (callgrind) and made every page of
     // it resident even on connections that never carry a body.
