@@ -13,6 +13,9 @@
 //                        by closing the connection (the keep-alive race, made deterministic)
 //   GET  /stats          JSON: connections, active_connections, requests, tls_handshakes,
 //                        tls_resumptions
+//   GET  /raw/NAME       a canned response written byte for byte, each piece its own TLS record
+//                        20 ms after the last (canned_response below): framings and faults that
+//                        no well-behaved server library writes, for the proxy's response parsing
 //   WebSocket on /ws     echoes every message (text or binary) back
 //
 // Request bodies are always read through a fixed 64 KiB buffer and hashed as they stream by, never
@@ -59,6 +62,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace {
 
@@ -204,6 +208,42 @@ std::optional<std::uint64_t> number_after(std::string_view path, std::string_vie
         return std::nullopt;
     }
     return value;
+}
+
+/** A response for /raw/NAME: its pieces, each written as one TLS record, and how it ends. */
+struct raw_response {
+    enum class ending { keep_alive, close_notify, cut };  // cut: TCP close without close_notify
+    std::vector<std::string> pieces;
+    ending end = ending::keep_alive;
+};
+
+std::optional<raw_response> canned_response(std::string_view name)
+{
+    using enum raw_response::ending;
+    if (name == "close-delimited") {  // RFC 9112 §6.3 (8): the body ends with the connection
+        return raw_response{{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "first part,", " second part\n"}, close_notify};
+    }
+    if (name == "early-hints") {  // RFC 8297: an interim response before the final one
+        return raw_response{{"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                             "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nafter hints\n"},
+                            keep_alive};
+    }
+    if (name == "split-header") {  // a header that arrives in three records
+        return raw_response{{"HTTP/1.1 200 OK\r\nContent-", "Length: 6\r\nX-Split: ", "yes\r\n\r\nsplit\n"}, keep_alive};
+    }
+    if (name == "short-body") {  // closes 86 bytes before its Content-Length
+        return raw_response{{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", "only 14 bytes\n"}, close_notify};
+    }
+    if (name == "short-header") {  // closes within the header
+        return raw_response{{"HTTP/1.1 200 OK\r\nContent-Le"}, close_notify};
+    }
+    if (name == "cut-body") {  // a close-delimited body whose end is a cut, not a close_notify
+        return raw_response{{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "maybe all of it\n"}, cut};
+    }
+    if (name == "not-http") {
+        return raw_response{{"SSH-2.0-OpenSSH_9.2\r\n\r\n"}, close_notify};
+    }
+    return std::nullopt;
 }
 
 /** Echoes WebSocket messages; takes over the TLS stream once an HTTP session sees an upgrade. */
@@ -428,11 +468,46 @@ private:
                           ", \"requests\": " + std::to_string(state_.requests) +
                           ", \"tls_handshakes\": " + std::to_string(state_.tls_handshakes) +
                           ", \"tls_resumptions\": " + std::to_string(state_.tls_resumptions) + "}\n");
+        } else if (auto raw = p.substr(0, 5) == "/raw/" ? canned_response(p.substr(5)) : std::nullopt; raw && get) {
+            raw_ = std::move(*raw);
+            write_raw_piece(0);
         } else if (p == "/ws") {
             send_text(http::status::upgrade_required, "websocket upgrade expected\n");
         } else {
             send_text(http::status::not_found, "no such endpoint\n");
         }
+    }
+
+    /** Writes raw_'s piece @p index, then the next one 20 ms later, then ends as raw_ says. */
+    void write_raw_piece(std::size_t index)
+    {
+        if (index == raw_.pieces.size()) {
+            switch (raw_.end) {
+            case raw_response::ending::keep_alive:
+                on_write({}, 0);
+                return;
+            case raw_response::ending::close_notify:
+                do_close({});
+                return;
+            case raw_response::ending::cut:
+                beast::get_lowest_layer(stream_).close();
+                return;
+            }
+        }
+        beast::get_lowest_layer(stream_).expires_after(idle_timeout);
+        net::async_write(stream_, net::buffer(raw_.pieces[index]),
+                         [self = shared_from_this(), index](beast::error_code ec, std::size_t) {
+                             if (ec) {
+                                 self->do_close(ec);
+                                 return;
+                             }
+                             self->timer_.expires_after(std::chrono::milliseconds(20));
+                             self->timer_.async_wait([self, index](beast::error_code wait_ec) {
+                                 if (!wait_ec) {
+                                     self->write_raw_piece(index + 1);
+                                 }
+                             });
+                         });
     }
 
     void on_slow(beast::error_code ec)
@@ -602,6 +677,7 @@ private:
     bool keep_alive_ = true;
     std::optional<http::response<http::empty_body>> continue_;
     std::optional<http::response<http::string_body>> string_response_;
+    raw_response raw_;
     std::optional<http::response<http::buffer_body>> bytes_response_;
     std::optional<http::response_serializer<http::buffer_body>> bytes_serializer_;
     std::uint64_t bytes_total_ = 0;

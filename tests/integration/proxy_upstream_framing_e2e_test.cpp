@@ -1,0 +1,126 @@
+// How danegate reads an upstream's response when it is not the tidy one the test backend's Beast
+// server writes: the backend's /raw/NAME responses, byte for byte, each piece in its own TLS
+// record. Issue 5 replaced Beast's reads of the response (header and body) by danegate's own, so
+// the framings that only those reads handled are checked here, each with what the client must
+// see: a body that ends with the connection (RFC 9112 §6.3 (8)) relayed whole and ended cleanly;
+// an interim 103 dropped (RFC 9110 §15.2); a header in three records parsed; and every short,
+// cut or foreign response never passed off as complete.
+#include "tests/integration/e2e_proxy.hpp"
+#include "tests/support/testbed.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+namespace danegate::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// curl's exit code when a transfer ends before its framing said it would (CURLE_PARTIAL_FILE).
+constexpr int curl_partial_file = 18;
+
+class proxy_upstream_framing_e2e : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        const auto web50 = testbed::get().endpoint("web50");
+        proxy_ = std::make_unique<e2e_proxy>("proxy-upstream-framing",
+                                             "      - { match: { host: raw.example }, upstream: web50 }\n",
+                                             "  - { name: web50, endpoints: [ \"" + web50 + "\" ] }\n");
+    }
+
+    static void TearDownTestSuite()
+    {
+        if (proxy_) {
+            proxy_->expect_no_sanitizer_reports();
+            proxy_->stop();
+            proxy_.reset();
+        }
+    }
+
+    static curl_reply get(const std::string& name, const std::vector<std::string>& extra = {})
+    {
+        return proxy_->curl("raw.example", "/raw/" + name, extra, 20);
+    }
+
+    static inline std::unique_ptr<e2e_proxy> proxy_;
+};
+
+TEST_F(proxy_upstream_framing_e2e, a_body_that_ends_with_the_upstream_connection_is_relayed_whole_as_chunked)
+{
+    const auto reply = get("close-delimited");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0) << "the relayed body did not end cleanly";
+    EXPECT_EQ(reply.body, "first part, second part\n");
+    // Its length is known only at the end: an HTTP/1.1 client gets it chunked, and keeps its
+    // connection.
+    EXPECT_THAT(reply.headers, HasSubstr("transfer-encoding: chunked"));
+}
+
+TEST_F(proxy_upstream_framing_e2e, an_http_1_0_client_gets_a_body_that_ends_with_the_connection_the_same_way)
+{
+    const auto reply = get("close-delimited", {"--http1.0"});
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+    EXPECT_EQ(reply.body, "first part, second part\n");
+    EXPECT_THAT(reply.headers, Not(HasSubstr("transfer-encoding")));  // RFC 9112 §6.1: no chunks for 1.0
+}
+
+TEST_F(proxy_upstream_framing_e2e, a_body_cut_without_close_notify_is_never_ended_as_complete)
+{
+    // A FIN without close_notify may be an attacker's truncation (RFC 8446 §6.1): the client gets
+    // what came, and a chunked body without its last chunk, which it reports as cut short.
+    const auto reply = get("cut-body");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, curl_partial_file) << reply.body;
+    EXPECT_EQ(reply.body, "maybe all of it\n");
+}
+
+TEST_F(proxy_upstream_framing_e2e, an_interim_103_is_dropped_and_the_final_response_relayed)
+{
+    const auto reply = get("early-hints");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+    EXPECT_EQ(reply.body, "after hints\n");
+    EXPECT_THAT(reply.headers, Not(HasSubstr("103")));
+    EXPECT_THAT(reply.headers, Not(HasSubstr("link:")));
+}
+
+TEST_F(proxy_upstream_framing_e2e, a_header_that_arrives_in_three_records_is_parsed_whole)
+{
+    const auto reply = get("split-header");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+    EXPECT_EQ(reply.body, "split\n");
+    EXPECT_THAT(reply.headers, HasSubstr("x-split: yes"));
+    EXPECT_THAT(reply.headers, HasSubstr("content-length: 6"));
+}
+
+TEST_F(proxy_upstream_framing_e2e, a_body_shorter_than_its_content_length_is_cut_short_for_the_client_too)
+{
+    const auto reply = get("short-body");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_THAT(reply.headers, HasSubstr("content-length: 100"));
+    EXPECT_EQ(reply.exit_code, curl_partial_file);
+    EXPECT_EQ(reply.body, "only 14 bytes\n");
+}
+
+TEST_F(proxy_upstream_framing_e2e, a_header_the_upstream_closes_within_is_502)
+{
+    const auto reply = get("short-header");
+    EXPECT_EQ(reply.status, 502) << reply.body << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+}
+
+TEST_F(proxy_upstream_framing_e2e, an_answer_that_is_not_http_is_502)
+{
+    const auto reply = get("not-http");
+    EXPECT_EQ(reply.status, 502) << reply.body << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace danegate::test
