@@ -49,11 +49,11 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t body_chunk = 16 * 1024;
+constexpr unsigned max_interim_responses = 8;
+constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
 /** A session's read buffer: its storage is recycled across exchanges (buffer_recycling.hpp). */
 using session_buffer = beast::basic_flat_buffer<recycling_allocator<char>>;
-constexpr unsigned max_interim_responses = 8;
-constexpr auto no_body_limit = std::numeric_limits<std::uint64_t>::max();
 
 std::string to_text(beast::string_view view)
 {
@@ -677,7 +677,7 @@ private:
      * Reads the upstream's next bytes into upstream_buffer_, then calls @p next. This is the read
      * Beast's async_read_header and async_read_some would make, without their two composed
      * operations around it (each keeps, copies and destroys the executor: 25 executor copies per
-     * response header, 2,000 instructions per request). The parsing stays with the caller, and
+     * response header; 1,350 instructions per keep-alive request, by callgrind). The parsing stays with the caller, and
      * the end of the stream means what it means to Beast: the end of a body delimited by the
      * close (put_eof), else end_of_stream, or partial_message within a message.
      */
