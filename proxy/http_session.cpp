@@ -748,7 +748,9 @@ private:
         upstream_rt_->endpoints.record_success(*endpoint_, std::chrono::steady_clock::now());
 
         const unsigned status = in.result_int();
-        upstream_keep_alive_ = in.keep_alive();
+        // The parser's answer, not the message's: a body that ends with the connection (no length,
+        // not chunked) leaves it unusable whatever its Connection field says (RFC 9112 §6.3 (8)).
+        upstream_keep_alive_ = response_parser_->keep_alive();
         const bool head = request_parser_->get().method() == http::verb::head;
         const bool bodiless = head || status == 204 || status == 304;
         const auto length = response_parser_->content_length();

@@ -3,8 +3,9 @@
 // record. Issue 5 replaced Beast's reads of the response (header and body) by danegate's own, so
 // the framings that only those reads handled are checked here, each with what the client must
 // see: a body that ends with the connection (RFC 9112 §6.3 (8)) relayed whole and ended cleanly;
-// an interim 103 dropped (RFC 9110 §15.2); a header in three records parsed; and every short,
-// cut or foreign response never passed off as complete.
+// an interim 103 dropped (RFC 9110 §15.2), in its own record or the final response's, and an
+// endless series of them refused; a header in three records parsed; and every short, cut,
+// oversized or foreign response never passed off as complete.
 #include "tests/integration/e2e_proxy.hpp"
 #include "tests/support/testbed.hpp"
 
@@ -60,6 +61,19 @@ TEST_F(proxy_upstream_framing_e2e, a_body_that_ends_with_the_upstream_connection
     EXPECT_THAT(reply.headers, HasSubstr("transfer-encoding: chunked"));
 }
 
+TEST_F(proxy_upstream_framing_e2e, a_body_that_ends_with_the_connection_leaves_that_connection_out_of_the_pool)
+{
+    // No Connection: close this time, only the missing length says that the body ends with the
+    // connection; then the connection must not be kept for another request.
+    const auto first = get("close-delimited-bare");
+    ASSERT_EQ(first.status, 200) << first.headers << proxy_->log();
+    EXPECT_EQ(first.exit_code, 0);
+    EXPECT_EQ(first.body, "no length, no connection field\n");
+    // A POST is never retried: handed that connection (the pool's newest), it would fail as 502.
+    const auto post = proxy_->curl("raw.example", "/echo/after-close-delimited", {"--data-binary", "a body"}, 20);
+    EXPECT_EQ(post.status, 200) << post.body << proxy_->log();
+}
+
 TEST_F(proxy_upstream_framing_e2e, an_http_1_0_client_gets_a_body_that_ends_with_the_connection_the_same_way)
 {
     const auto reply = get("close-delimited", {"--http1.0"});
@@ -87,6 +101,29 @@ TEST_F(proxy_upstream_framing_e2e, an_interim_103_is_dropped_and_the_final_respo
     EXPECT_EQ(reply.body, "after hints\n");
     EXPECT_THAT(reply.headers, Not(HasSubstr("103")));
     EXPECT_THAT(reply.headers, Not(HasSubstr("link:")));
+}
+
+TEST_F(proxy_upstream_framing_e2e, an_interim_103_in_the_final_responses_record_is_dropped_too)
+{
+    const auto reply = get("hints-with-answer");
+    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+    EXPECT_EQ(reply.exit_code, 0);
+    EXPECT_EQ(reply.body, "after hints\n");
+    EXPECT_THAT(reply.headers, Not(HasSubstr("link:")));
+}
+
+TEST_F(proxy_upstream_framing_e2e, more_interim_responses_than_danegate_waits_through_are_502)
+{
+    const auto reply = get("endless-hints");
+    EXPECT_EQ(reply.status, 502) << reply.body << proxy_->log();
+    EXPECT_THAT(reply.body, HasSubstr("invalid upstream response"));
+}
+
+TEST_F(proxy_upstream_framing_e2e, a_response_header_over_header_bytes_is_502)
+{
+    const auto reply = get("huge-header");
+    EXPECT_EQ(reply.status, 502) << reply.body << proxy_->log();
+    EXPECT_THAT(reply.headers, Not(HasSubstr("x-huge")));
 }
 
 TEST_F(proxy_upstream_framing_e2e, a_header_that_arrives_in_three_records_is_parsed_whole)

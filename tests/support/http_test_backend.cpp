@@ -223,10 +223,29 @@ std::optional<raw_response> canned_response(std::string_view name)
     if (name == "close-delimited") {  // RFC 9112 §6.3 (8): the body ends with the connection
         return raw_response{{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "first part,", " second part\n"}, close_notify};
     }
+    if (name == "close-delimited-bare") {  // the same without Connection: close (HTTP/1.1 allows it)
+        return raw_response{{"HTTP/1.1 200 OK\r\n\r\n", "no length, no connection field\n"}, close_notify};
+    }
     if (name == "early-hints") {  // RFC 8297: an interim response before the final one
         return raw_response{{"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
                              "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nafter hints\n"},
                             keep_alive};
+    }
+    if (name == "hints-with-answer") {  // the interim and the final response in one record
+        return raw_response{{"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                             "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nafter hints\n"},
+                            keep_alive};
+    }
+    if (name == "endless-hints") {  // more interim responses than a proxy should wait through
+        std::string hints;
+        for (int i = 0; i < 20; ++i) {
+            hints += "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+        }
+        return raw_response{{hints, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"}, keep_alive};
+    }
+    if (name == "huge-header") {  // a header over danegate's default header_bytes (64 KiB)
+        return raw_response{{"HTTP/1.1 200 OK\r\nX-Huge: " + std::string(70 * 1024, 'h') + "\r\nContent-Length: 3\r\n\r\nok\n"},
+                            close_notify};
     }
     if (name == "split-header") {  // a header that arrives in three records
         return raw_response{{"HTTP/1.1 200 OK\r\nContent-", "Length: 6\r\nX-Split: ", "yes\r\n\r\nsplit\n"}, keep_alive};
