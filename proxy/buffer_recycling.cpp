@@ -36,32 +36,47 @@ std::size_t class_size(std::size_t size_class) noexcept
     return bounds::smallest_block << size_class;
 }
 
-/** One thread's blocks, freed when the thread ends. Poisoned while held: a use is a bug ASan sees. */
+/**
+ * One thread's blocks. Trivially destructible, so that it stays valid while the thread's other
+ * thread_local objects are destroyed (a session freed then still gives its buffers back here);
+ * drain_at_thread_exit frees the blocks. Held blocks are poisoned: a use is a bug ASan sees.
+ */
 struct recycler {
     struct stack {
-        std::array<void*, bounds::blocks_per_class> blocks{};
-        std::size_t count = 0;
+        std::array<void*, bounds::blocks_per_class> blocks;
+        std::size_t count;
     };
-    std::array<stack, class_count> classes{};
-    bool closed = false;  // the thread is ending: what comes back after this is freed
+    std::array<stack, class_count> classes;
+    bool closed;  // the thread is ending: what comes back after this is freed
+};
 
-    recycler() = default;
-    recycler(const recycler&) = delete;
-    recycler& operator=(const recycler&) = delete;
-    ~recycler()
+constinit thread_local recycler this_thread{};
+
+struct drain_at_thread_exit {
+    drain_at_thread_exit() = default;
+    drain_at_thread_exit(const drain_at_thread_exit&) = delete;
+    drain_at_thread_exit& operator=(const drain_at_thread_exit&) = delete;
+    ~drain_at_thread_exit()
     {
         for (std::size_t c = 0; c < class_count; ++c) {
-            for (std::size_t i = 0; i < classes[c].count; ++i) {
-                DANEGATE_UNPOISON(classes[c].blocks[i], class_size(c));
-                ::operator delete(classes[c].blocks[i]);
+            auto& stack = this_thread.classes[c];
+            for (std::size_t i = 0; i < stack.count; ++i) {
+                DANEGATE_UNPOISON(stack.blocks[i], class_size(c));
+                ::operator delete(stack.blocks[i]);
             }
-            classes[c].count = 0;
+            stack.count = 0;
         }
-        closed = true;
+        this_thread.closed = true;
     }
 };
 
-thread_local recycler this_thread;
+/** The thread's recycler, with its drain registered for the thread's exit on first use. */
+recycler& thread_recycler() noexcept
+{
+    thread_local drain_at_thread_exit drain;
+    (void)drain;
+    return this_thread;
+}
 
 }  // namespace
 
@@ -71,12 +86,16 @@ void* take_block(std::size_t size)
     if (c == class_count) {
         return ::operator new(size);
     }
-    auto& stack = this_thread.classes[c];
+    auto& stack = thread_recycler().classes[c];
+    void* block = nullptr;
     if (stack.count == 0) {
-        return ::operator new(class_size(c));  // the whole class: it is given back to that class
+        block = ::operator new(class_size(c));  // the whole class: it is given back to that class
+    } else {
+        block = stack.blocks[--stack.count];
+        DANEGATE_UNPOISON(block, size);
     }
-    void* block = stack.blocks[--stack.count];
-    DANEGATE_UNPOISON(block, class_size(c));
+    // Only the size asked for is usable: ASan reports a write past it, as it would for new.
+    DANEGATE_POISON(static_cast<char*>(block) + size, class_size(c) - size);
     return block;
 }
 
@@ -90,8 +109,10 @@ void give_back_block(void* block, std::size_t size) noexcept
         ::operator delete(block);
         return;
     }
-    auto& stack = this_thread.classes[c];
-    if (stack.count == stack.blocks.size() || this_thread.closed) {
+    auto& recycler = thread_recycler();
+    auto& stack = recycler.classes[c];
+    if (stack.count == stack.blocks.size() || recycler.closed) {
+        DANEGATE_UNPOISON(block, class_size(c));
         ::operator delete(block);
         return;
     }

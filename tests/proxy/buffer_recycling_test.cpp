@@ -41,7 +41,7 @@ TEST_F(buffer_recycling, a_block_given_back_serves_the_next_request_of_its_size_
     void* again = take_block(9 * 1024 + 1);
     EXPECT_EQ(again, block);
     EXPECT_EQ(recycled_block_count(), 0u);
-    std::memset(again, 0xa5, 16 * 1024);  // the whole class is usable (ASan would report otherwise)
+    std::memset(again, 0xa5, 9 * 1024 + 1);  // all that was asked for is usable (ASan would report otherwise)
     give_back_block(again, 9 * 1024 + 1);
 }
 
@@ -91,6 +91,40 @@ TEST_F(buffer_recycling, each_thread_has_its_own_blocks)
     EXPECT_EQ(kept_by_other_thread, 1u);
     EXPECT_EQ(recycled_block_count(), 1u);
 }
+
+TEST_F(buffer_recycling, a_block_taken_on_another_thread_is_kept_by_the_thread_that_gives_it_back)
+{
+    void* block = nullptr;
+    std::thread other([&] { block = take_block(16 * 1024); });
+    other.join();
+    give_back_block(block, 16 * 1024);  // a strand moved the session between io threads
+    EXPECT_EQ(recycled_block_count(), 1u);
+    EXPECT_EQ(take_block(16 * 1024), block);
+    give_back_block(block, 16 * 1024);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+// Only the sanitizer build can see these: a recycled block is no licence to write past what was
+// asked for, nor to touch a block once it is given back.
+TEST_F(buffer_recycling, asan_reports_a_write_past_the_size_asked_for_and_a_use_after_give_back)
+{
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEATH(
+        {
+            auto* block = static_cast<char*>(take_block(9 * 1024));
+            block[9 * 1024 - 1] = 'x';  // the last byte asked for: fine
+            block[9 * 1024 + 64] = 'x';  // within the 16 KiB class, past the request
+        },
+        "use-after-poison");
+    EXPECT_DEATH(
+        {
+            auto* block = static_cast<char*>(take_block(8 * 1024));
+            give_back_block(block, 8 * 1024);
+            block[0] = 'x';
+        },
+        "use-after-poison");
+}
+#endif
 
 TEST_F(buffer_recycling, a_beast_buffer_given_back_while_idle_hands_its_storage_to_the_next_one)
 {
