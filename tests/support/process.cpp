@@ -480,7 +480,10 @@ std::filesystem::path find_program(std::string_view name)
     return {};
 }
 
-std::uint16_t free_tcp_port()
+namespace {
+
+/** One port the kernel picked for a bind to port 0, released again. */
+std::uint16_t kernel_picked_port()
 {
     unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) {
@@ -498,6 +501,25 @@ std::uint16_t free_tcp_port()
         throw_errno("getsockname");
     }
     return ntohs(address.sin_port);
+}
+
+}  // namespace
+
+std::uint16_t free_tcp_port()
+{
+    // The kernel may pick a port it picked a moment ago, once that socket is gone: a suite that
+    // asks for two (a listener and the admin address) then got the same one twice (seen in CI:
+    // "address already used by listeners[0]"). A port is handed out once per test process.
+    static std::mutex mutex;
+    static std::set<std::uint16_t> handed_out;
+    std::lock_guard lock(mutex);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        const std::uint16_t port = kernel_picked_port();
+        if (handed_out.insert(port).second) {
+            return port;
+        }
+    }
+    throw std::runtime_error("free_tcp_port: the kernel kept picking ports already handed out");
 }
 
 bool wait_for_log(const child_process& child, std::string_view text, std::chrono::milliseconds timeout)

@@ -150,7 +150,10 @@ int run_command(const std::vector<std::string>& argv, std::string* output);
  */
 std::filesystem::path find_program(std::string_view name);
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then released). */
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then released), and that
+ * this process has not been handed before.
+ */
 std::uint16_t free_tcp_port();
 
 /**
