@@ -37,12 +37,18 @@ public:
     ~in_use_mark() { clear(); }
 
     /** Uncounts the connection (it went idle); idempotent. */
-    void clear() noexcept
+    void clear() noexcept { release(); }
+
+    /**
+     * Uncounts the connection, as clear(), and hands back the counter it was counted in (null
+     * when it was not), so that a later mark needs no lookup.
+     */
+    in_use_counter release() noexcept
     {
         if (counter_) {
             counter_->fetch_sub(1, std::memory_order_relaxed);
-            counter_.reset();
         }
+        return std::move(counter_);
     }
 
 private:

@@ -66,7 +66,7 @@ void upstream_pool::mark_in_use(upstream_connection& connection)
 void upstream_pool::release(std::unique_ptr<upstream_connection> connection, clock::time_point now)
 {
     std::lock_guard lock(mutex_);
-    connection->in_use.clear();
+    auto counter = connection->in_use.release();
     if (max_idle_ == 0) {
         close_connection(*connection);
         return;
@@ -75,7 +75,7 @@ void upstream_pool::release(std::unique_ptr<upstream_connection> connection, clo
         close_connection(*idle_.front().connection);
         idle_.pop_front();
     }
-    idle_.push_back(idle_connection{std::move(connection), now});
+    idle_.push_back(idle_connection{std::move(connection), now, std::move(counter)});
 }
 
 std::unique_ptr<upstream_connection> upstream_pool::acquire(const std::string& host, std::uint16_t port,
@@ -92,8 +92,9 @@ std::unique_ptr<upstream_connection> upstream_pool::acquire(const std::string& h
         const bool current = connection.rrset_digest == current_digest;
         if (current && now - it->since < idle_timeout_ && (now - it->since < recheck_after || still_open(connection))) {
             auto taken = std::move(it->connection);
+            auto counter = it->counter ? std::move(it->counter) : counter_for(*taken);
             idle_.erase(it);
-            taken->in_use = in_use_mark(counter_for(*taken));
+            taken->in_use = in_use_mark(std::move(counter));
             return taken;
         }
         // DESIGN §1: authenticated by an RRset that is gone, expired, or closed by the peer.

@@ -73,6 +73,7 @@ private:
     struct idle_connection {
         std::unique_ptr<upstream_connection> connection;
         clock::time_point since;
+        in_use_counter counter;  ///< its endpoint's in-use counter: acquire counts it again without a lookup
     };
 
     const std::size_t max_idle_;
