@@ -5,6 +5,8 @@
 #include "dane/unbound_resolver.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -15,15 +17,23 @@ namespace danegate::dane {
 namespace {
 
 /** "port name.": every request's lookup makes one, so it is built in one allocation. */
-std::string cache_key(const std::string& host, std::uint16_t port)
+/** Writes @p host and @p port's key into @p key, reusing its storage. */
+void write_cache_key(const std::string& host, std::uint16_t port, std::string& key)
 {
-    std::string key;
-    key.reserve(host.size() + 8);
-    key += std::to_string(port);
+    std::array<char, 8> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), port).ptr;
+    key.assign(digits.data(), end);
     key += ' ';
     if (!append_normalized_domain_name(host, key)) {
         key += host;
     }
+}
+
+std::string cache_key(const std::string& host, std::uint16_t port)
+{
+    std::string key;
+    key.reserve(host.size() + 8);
+    write_cache_key(host, port, key);
     return key;
 }
 
@@ -112,7 +122,9 @@ struct tlsa_cache::impl : std::enable_shared_from_this<impl> {
 
     std::shared_ptr<const lookup_result> get_if_fresh(const std::string& host, std::uint16_t port)
     {
-        const std::string key = cache_key(host, port);
+        // Once per proxied request: the key is built in storage the thread keeps, not allocated.
+        thread_local std::string key;
+        write_cache_key(host, port, key);
         std::shared_ptr<const lookup_result> hit;
         bool start = false;
         {
