@@ -16,8 +16,7 @@ namespace danegate::dane {
 
 namespace {
 
-/** "port name.": every request's lookup makes one, so it is built in one allocation. */
-/** Writes @p host and @p port's key into @p key, reusing its storage. */
+/** Writes @p host and @p port's key, "port name.", into @p key, reusing its storage. */
 void write_cache_key(const std::string& host, std::uint16_t port, std::string& key)
 {
     std::array<char, 8> digits{};
@@ -29,6 +28,7 @@ void write_cache_key(const std::string& host, std::uint16_t port, std::string& k
     }
 }
 
+/** The key as a string of its own, built in one allocation. */
 std::string cache_key(const std::string& host, std::uint16_t port)
 {
     std::string key;

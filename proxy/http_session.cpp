@@ -677,9 +677,10 @@ private:
      * Reads the upstream's next bytes into upstream_buffer_, then calls @p next. This is the read
      * Beast's async_read_header and async_read_some would make, without their two composed
      * operations around it (each keeps, copies and destroys the executor: 25 executor copies per
-     * response header; 1,350 instructions per keep-alive request, by callgrind). The parsing stays with the caller, and
-     * the end of the stream means what it means to Beast: the end of a body delimited by the
-     * close (put_eof), else end_of_stream, or partial_message within a message.
+     * response header; 1,350 instructions per keep-alive request, by callgrind). The parsing
+     * stays with the caller, and the end of the stream means what it means to Beast: the end of
+     * a body delimited by the close (put_eof), else end_of_stream, or partial_message within a
+     * message.
      */
     void read_upstream(void (http_session::*next)(error_code))
     {

@@ -47,15 +47,21 @@ protected:
         return proxy_->curl("raw.example", "/raw/" + name, extra, 20);
     }
 
+    /** Expects @p reply to be a 200 whose body arrived whole, as @p body, and ended cleanly. */
+    static void expect_whole_answer(const curl_reply& reply, const std::string& body)
+    {
+        EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
+        EXPECT_EQ(reply.exit_code, 0) << "the relayed body did not end cleanly";
+        EXPECT_EQ(reply.body, body);
+    }
+
     static inline std::unique_ptr<e2e_proxy> proxy_;
 };
 
 TEST_F(proxy_upstream_framing_e2e, a_body_that_ends_with_the_upstream_connection_is_relayed_whole_as_chunked)
 {
     const auto reply = get("close-delimited");
-    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
-    EXPECT_EQ(reply.exit_code, 0) << "the relayed body did not end cleanly";
-    EXPECT_EQ(reply.body, "first part, second part\n");
+    expect_whole_answer(reply, "first part, second part\n");
     // Its length is known only at the end: an HTTP/1.1 client gets it chunked, and keeps its
     // connection.
     EXPECT_THAT(reply.headers, HasSubstr("transfer-encoding: chunked"));
@@ -77,9 +83,7 @@ TEST_F(proxy_upstream_framing_e2e, a_body_that_ends_with_the_connection_leaves_t
 TEST_F(proxy_upstream_framing_e2e, an_http_1_0_client_gets_a_body_that_ends_with_the_connection_the_same_way)
 {
     const auto reply = get("close-delimited", {"--http1.0"});
-    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
-    EXPECT_EQ(reply.exit_code, 0);
-    EXPECT_EQ(reply.body, "first part, second part\n");
+    expect_whole_answer(reply, "first part, second part\n");
     EXPECT_THAT(reply.headers, Not(HasSubstr("transfer-encoding")));  // RFC 9112 §6.1: no chunks for 1.0
 }
 
@@ -96,9 +100,7 @@ TEST_F(proxy_upstream_framing_e2e, a_body_cut_without_close_notify_is_never_ende
 TEST_F(proxy_upstream_framing_e2e, an_interim_103_is_dropped_and_the_final_response_relayed)
 {
     const auto reply = get("early-hints");
-    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
-    EXPECT_EQ(reply.exit_code, 0);
-    EXPECT_EQ(reply.body, "after hints\n");
+    expect_whole_answer(reply, "after hints\n");
     EXPECT_THAT(reply.headers, Not(HasSubstr("103")));
     EXPECT_THAT(reply.headers, Not(HasSubstr("link:")));
 }
@@ -106,9 +108,7 @@ TEST_F(proxy_upstream_framing_e2e, an_interim_103_is_dropped_and_the_final_respo
 TEST_F(proxy_upstream_framing_e2e, an_interim_103_in_the_final_responses_record_is_dropped_too)
 {
     const auto reply = get("hints-with-answer");
-    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
-    EXPECT_EQ(reply.exit_code, 0);
-    EXPECT_EQ(reply.body, "after hints\n");
+    expect_whole_answer(reply, "after hints\n");
     EXPECT_THAT(reply.headers, Not(HasSubstr("link:")));
 }
 
@@ -129,9 +129,7 @@ TEST_F(proxy_upstream_framing_e2e, a_response_header_over_header_bytes_is_502)
 TEST_F(proxy_upstream_framing_e2e, a_header_that_arrives_in_three_records_is_parsed_whole)
 {
     const auto reply = get("split-header");
-    EXPECT_EQ(reply.status, 200) << reply.headers << proxy_->log();
-    EXPECT_EQ(reply.exit_code, 0);
-    EXPECT_EQ(reply.body, "split\n");
+    expect_whole_answer(reply, "split\n");
     EXPECT_THAT(reply.headers, HasSubstr("x-split: yes"));
     EXPECT_THAT(reply.headers, HasSubstr("content-length: 6"));
 }
