@@ -1,9 +1,10 @@
 // The downstream HTTP/1.1 session: TLS handshake, then per request: read the header (bounded by
 // limits.header_bytes and limits.header_timeout), validate it (http_rules), route it, obtain a
 // DANE-authenticated upstream from the connector, relay the request and the response with bounded
-// buffers in both directions (Beast buffer_body: 16 KiB at a time, never the whole body), and keep
-// the connection alive when both sides allow. Every step has a deadline. Runs on the strand made
-// at accept; the upstream leg shares it, so nothing here takes a lock.
+// buffers in both directions (16 KiB at a time, never the whole body; a response body is relayed
+// from where it was read, view_body.hpp), and keep the connection alive when both sides allow.
+// Every step has a deadline. Runs on the strand made at accept; the upstream leg shares it, so
+// nothing here takes a lock.
 #include "proxy/http_session.hpp"
 
 #include "proxy/buffer_recycling.hpp"
@@ -13,6 +14,7 @@
 #include "proxy/http_rules.hpp"
 #include "proxy/wire_format.hpp"
 #include "proxy/tls_stream.hpp"
+#include "proxy/view_body.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -61,28 +63,27 @@ std::string to_text(beast::string_view view)
 }
 
 /**
- * Moves body bytes that already arrived (read along with the header, or with the chunk before)
- * from @p from into @p chunk through @p parser, without I/O. @return how many bytes it placed.
+ * Parses body bytes that already arrived (read along with the header, or with the piece before)
+ * in @p from, without I/O. @return the next piece of the body, at most body_chunk bytes: it lies
+ * in @p from and is valid until @p from is next written to (view_body.hpp).
  */
-template <class Parser>
-std::size_t take_buffered_body(Parser& parser, session_buffer& from, std::span<char> chunk, error_code& ec)
+std::string_view take_buffered_piece(http::response_parser<view_body>& parser, session_buffer& from, error_code& ec)
 {
     auto& body = parser.get().body();
-    body.data = chunk.data();
-    body.size = chunk.size();
+    body.take(body_chunk);
     parser.eager(true);
-    while (!parser.is_done() && from.size() > 0 && body.size > 0) {
+    while (!parser.is_done() && from.size() > 0 && body.piece().empty()) {
         const auto used = parser.put(from.data(), ec);
-        from.consume(used);
+        from.consume(used);  // moves no bytes: the piece stays where it is
         if (ec == http::error::need_more || ec == http::error::need_buffer) {
-            ec = {};  // the rest is still to be read, or the chunk is full
+            ec = {};  // the rest is still to be read, or waits for this piece to be relayed
             break;
         }
         if (ec || used == 0) {
             break;
         }
     }
-    return chunk.size() - body.size;
+    return body.piece();
 }
 
 /**
@@ -788,13 +789,13 @@ private:
     void relay_response_chunk()
     {
         error_code ec;
-        const std::size_t got = take_buffered_body(*response_parser_, upstream_buffer_, buffer_, ec);
+        const std::string_view piece = take_buffered_piece(*response_parser_, upstream_buffer_, ec);
         if (ec) {
             on_read_response_body(ec);
             return;
         }
-        if (got > 0 || response_parser_->is_done() || !response_head_sent_) {
-            send_response_piece(got);  // a header is sent at once, even before any body arrives
+        if (!piece.empty() || response_parser_->is_done() || !response_head_sent_) {
+            send_response_piece(piece);  // a header is sent at once, even before any body arrives
             return;
         }
         arm(upstream_rt_->config.timeouts.response, side::upstream);
@@ -818,29 +819,35 @@ private:
     }
 
     /**
-     * Writes, in one piece, the header if not yet written, @p got bytes of buffer_ (framed as a
-     * chunk when the client's body is chunked) and the body's end when it is there. The body
-     * bytes are copied next to the header and the framing: one write, so one TLS record and one
-     * system call, costs less than the copy of at most one 16 KiB chunk.
+     * Writes, in one piece, the header if not yet written, @p piece (framed as a chunk when the
+     * client's body is chunked) and the body's end when it is there. A piece with nothing to go
+     * around it (an unchunked body, after the header) is written from where it lies, in
+     * upstream_buffer_; else it is copied next to the header or the framing, as one write, so one
+     * TLS record and one system call, costs less than the copy of at most one 16 KiB piece.
      */
-    void send_response_piece(std::size_t got)
+    void send_response_piece(std::string_view piece)
     {
-        record_.bytes_out += got;
-        if (response_head_sent_) {
-            client_out_.clear();
-        }
-        response_head_sent_ = true;  // client_out_ holds it until the first piece (on_read_response_header)
-        if (!response_chunked_) {
-            client_out_.append(buffer_.data(), got);
-        } else {
-            if (got > 0) {
-                append_chunk(client_out_, buffer_.data(), got);
+        record_.bytes_out += piece.size();
+        net::const_buffer out(piece.data(), piece.size());
+        if (!response_head_sent_ || response_chunked_) {
+            if (response_head_sent_) {
+                client_out_.clear();
             }
-            if (response_parser_->is_done()) {
-                append_last_chunk(client_out_);
+            // Before the first piece, client_out_ holds the head (on_read_response_header).
+            if (!response_chunked_) {
+                client_out_.append(piece);
+            } else {
+                if (!piece.empty()) {
+                    append_chunk(client_out_, piece.data(), piece.size());
+                }
+                if (response_parser_->is_done()) {
+                    append_last_chunk(client_out_);
+                }
             }
+            out = net::buffer(client_out_);
         }
-        write_then(client_, net::buffer(client_out_), limits_.idle_timeout, side::client,
+        response_head_sent_ = true;
+        write_then(client_, out, limits_.idle_timeout, side::client,
                    [this](error_code ec) { on_response_piece_sent(ec); });
     }
 
@@ -1199,7 +1206,7 @@ private:
     const std::string continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
 
     std::optional<http::request_parser<http::buffer_body>> request_parser_;
-    std::optional<http::response_parser<http::buffer_body>> response_parser_;
+    std::optional<http::response_parser<view_body>> response_parser_;
     std::optional<http::response<http::string_body>> error_response_;
     std::optional<http::response<http::empty_body>> tunnel_response_;
 
