@@ -38,7 +38,6 @@
 #include <array>
 #include <limits>
 #include <optional>
-#include <span>
 
 namespace danegate::proxy {
 
@@ -70,7 +69,7 @@ std::string to_text(beast::string_view view)
 std::string_view take_buffered_piece(http::response_parser<view_body>& parser, session_buffer& from, error_code& ec)
 {
     auto& body = parser.get().body();
-    body.take(body_chunk);
+    body.make_room(body_chunk);
     parser.eager(true);
     while (!parser.is_done() && from.size() > 0 && body.piece().empty()) {
         const auto used = parser.put(from.data(), ec);
@@ -783,9 +782,9 @@ private:
         relay_response_chunk();
     }
 
-    // The response goes out in pieces of at most one chunk (16 KiB) of body: the header with the
-    // body bytes that came with it, then each chunk read from the upstream. Each piece is one
-    // write, and the upstream is read only when no buffered bytes are left.
+    // The response goes out in pieces of about one chunk (16 KiB) of body at most: the header
+    // with the body bytes that came with it, then what each read from the upstream brought. Each
+    // piece is one write, and the upstream is read only when no buffered bytes are left.
     void relay_response_chunk()
     {
         error_code ec;
@@ -819,35 +818,51 @@ private:
     }
 
     /**
-     * Writes, in one piece, the header if not yet written, @p piece (framed as a chunk when the
-     * client's body is chunked) and the body's end when it is there. A piece with nothing to go
-     * around it (an unchunked body, after the header) is written from where it lies, in
-     * upstream_buffer_; else it is copied next to the header or the framing, as one write, so one
-     * TLS record and one system call, costs less than the copy of at most one 16 KiB piece.
+     * Writes, in one piece, the header if not yet written, @p piece and the pieces buffered after
+     * it, up to about body_chunk bytes (each framed as a chunk when the client's body is chunked),
+     * and the body's end when it is there. A piece with nothing to go around it (an unchunked
+     * body after the header, with nothing buffered behind it: what one read brought) is written
+     * from where it lies, in upstream_buffer_. Else the pieces are copied next to the header or
+     * the framing: one write, so one TLS record and one system call, costs less than the copy of
+     * at most one 16 KiB chunk, and an upstream's small chunks do not become a write each.
      */
     void send_response_piece(std::string_view piece)
     {
-        record_.bytes_out += piece.size();
-        net::const_buffer out(piece.data(), piece.size());
-        if (!response_head_sent_ || response_chunked_) {
-            if (response_head_sent_) {
-                client_out_.clear();
-            }
-            // Before the first piece, client_out_ holds the head (on_read_response_header).
-            if (!response_chunked_) {
-                client_out_.append(piece);
-            } else {
-                if (!piece.empty()) {
-                    append_chunk(client_out_, piece.data(), piece.size());
-                }
-                if (response_parser_->is_done()) {
-                    append_last_chunk(client_out_);
-                }
-            }
-            out = net::buffer(client_out_);
+        if (response_head_sent_ && !response_chunked_ && (upstream_buffer_.size() == 0 || response_parser_->is_done())) {
+            record_.bytes_out += piece.size();
+            write_then(client_, net::buffer(piece.data(), piece.size()), limits_.idle_timeout, side::client,
+                       [this](error_code ec) { on_response_piece_sent(ec); });
+            return;
+        }
+        if (response_head_sent_) {
+            client_out_.clear();  // else it holds the head (on_read_response_header)
         }
         response_head_sent_ = true;
-        write_then(client_, out, limits_.idle_timeout, side::client,
+        for (std::size_t gathered = 0;;) {
+            record_.bytes_out += piece.size();
+            gathered += piece.size();
+            if (!response_chunked_) {
+                client_out_.append(piece);
+            } else if (!piece.empty()) {
+                append_chunk(client_out_, piece.data(), piece.size());
+            }
+            if (gathered >= body_chunk || response_parser_->is_done() || upstream_buffer_.size() == 0) {
+                break;
+            }
+            error_code ec;
+            piece = take_buffered_piece(*response_parser_, upstream_buffer_, ec);
+            if (ec) {
+                on_read_response_body(ec);
+                return;
+            }
+            if (piece.empty()) {
+                break;  // the rest of a chunk header, still to be read
+            }
+        }
+        if (response_chunked_ && response_parser_->is_done()) {
+            append_last_chunk(client_out_);
+        }
+        write_then(client_, net::buffer(client_out_), limits_.idle_timeout, side::client,
                    [this](error_code ec) { on_response_piece_sent(ec); });
     }
 

@@ -9,7 +9,8 @@
 // The catch is lifetime: a piece points into the input buffer, so it is valid only until that
 // buffer is next written to (a prepare() may move what it holds). The caller parses with
 // parser.put() on its own buffer, relays the piece, and reads into the buffer only afterwards;
-// Beast's async_read_some, which may read again before it returns, cannot be used with it.
+// Beast's async_read_some cannot be used with it: while the parser needs more, it reads again
+// before it returns, and the prepare() for that read may move the bytes a piece points to.
 #pragma once
 
 #include <boost/asio/buffer.hpp>
@@ -29,24 +30,22 @@ struct view_body {
     /** At most one contiguous piece of body. */
     class value_type {
     public:
-        /** The body bytes parsed since the last take(); empty when none. */
+        /** The body bytes parsed since the last make_room(); empty when none. */
         std::string_view piece() const { return {data_, size_}; }
 
-        /** Hands out the piece and makes room for the next one, of at most @p limit bytes. */
-        std::string_view take(std::size_t limit)
+        /** Forgets the piece (it has been relayed) and makes room for the next, of at most @p limit bytes. */
+        void make_room(std::size_t limit)
         {
-            const std::string_view piece{data_, size_};
             data_ = nullptr;
             size_ = 0;
             limit_ = limit;
-            return piece;
         }
 
     private:
         friend struct view_body;
         const char* data_ = nullptr;
         std::size_t size_ = 0;
-        std::size_t limit_ = 0;  // 0 until take(): a parser given no room stops at the body
+        std::size_t limit_ = 0;  // 0 until make_room(): a parser given no room stops at the body
     };
 
     class reader {

@@ -68,6 +68,20 @@ TEST_F(proxy_bodies_e2e, a_10_mib_content_length_download_is_byte_exact)
     EXPECT_EQ(sha256_of_file(file), pattern_sha256_);
 }
 
+TEST_F(proxy_bodies_e2e, a_slow_reader_gets_a_content_length_download_byte_exact)
+{
+    // At 3 MB/s the client's socket fills, so the proxy's writes wait: each waiting write goes on
+    // from the upstream's read buffer, where the body piece lies (view_body), and that buffer
+    // must stay untouched until the write ends.
+    const auto file = testbed::get().dir() / "download-slow-cl.bin";
+    std::filesystem::remove(file);
+    const auto reply = proxy_->curl("bodies.example", "/bytes/" + std::to_string(ten_mib),
+                                    {"--limit-rate", "3M", "-o", file.string()}, 120);
+    ASSERT_EQ(reply.status, 200) << "curl exit " << reply.exit_code << "\n" << reply.headers << proxy_->log();
+    EXPECT_EQ(std::filesystem::file_size(file), ten_mib);
+    EXPECT_EQ(sha256_of_file(file), pattern_sha256_);
+}
+
 TEST_F(proxy_bodies_e2e, a_10_mib_chunked_download_is_byte_exact)
 {
     const auto [reply, file] = download("/chunked/" + std::to_string(ten_mib), "download-chunked.bin");

@@ -7,11 +7,13 @@
 // endless series of them refused; a header in three records parsed; and every short, cut,
 // oversized or foreign response never passed off as complete.
 #include "tests/integration/e2e_proxy.hpp"
+#include "tests/integration/raw_tls_client.hpp"
 #include "tests/support/testbed.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace danegate::test {
@@ -155,6 +157,29 @@ TEST_F(proxy_upstream_framing_e2e, an_answer_that_is_not_http_is_502)
     const auto reply = get("not-http");
     EXPECT_EQ(reply.status, 502) << reply.body << proxy_->log();
     EXPECT_EQ(reply.exit_code, 0);
+}
+
+TEST_F(proxy_upstream_framing_e2e, an_upstreams_small_chunks_go_to_the_client_gathered_not_one_record_each)
+{
+    // 1,000 one-byte chunks in one upstream record. Relayed one write per chunk, the client would
+    // get a TLS record (and the proxy make a system call) per body byte.
+    for (const std::string version : {"HTTP/1.1", "HTTP/1.0"}) {
+        const auto reply = send_raw_https("127.0.0.1", proxy_->port(), "raw.example",
+                                          "GET /raw/small-chunks " + version + "\r\nHost: raw.example\r\nConnection: close\r\n\r\n");
+        ASSERT_EQ(reply.status(), 200) << version << ": " << reply.error << reply.response << proxy_->log();
+        const auto head_end = reply.response.find("\r\n\r\n");
+        ASSERT_NE(head_end, std::string::npos) << reply.response;
+        const std::string body = reply.response.substr(head_end + 4);
+        if (version == "HTTP/1.1") {
+            // Re-chunked: the 1,000 bytes in chunks whose sizes are hex digits, then the last chunk.
+            EXPECT_EQ(std::count(body.begin(), body.end(), 'x'), 1000) << body;
+            EXPECT_TRUE(body.ends_with("0\r\n\r\n")) << body;
+        } else {
+            EXPECT_EQ(body, std::string(1000, 'x'));  // no chunked coding for HTTP/1.0
+        }
+        // The head and the whole body fit in one record; a few more would be timing, not 1,000.
+        EXPECT_LE(reply.records, 4u) << version;
+    }
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ raw_exchange send_raw_https(const std::string& address, std::uint16_t port, cons
             break;  // closed, or quiet for the timeout
         }
         out.response.append(buffer, static_cast<std::size_t>(n));
+        ++out.records;  // SSL_read returns the plaintext of at most one record
     }
     return out;
 }

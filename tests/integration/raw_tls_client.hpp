@@ -15,6 +15,7 @@ namespace danegate::test {
 struct raw_exchange {
     bool connected = false;
     std::string response;  ///< everything received
+    std::size_t records = 0;  ///< TLS records that brought it (one SSL_read each)
     std::string error;     ///< why the exchange ended early, if it did
 
     /** The status code of the first response line ("HTTP/1.1 502 ..."), or 0. */

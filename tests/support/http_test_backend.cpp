@@ -247,6 +247,13 @@ std::optional<raw_response> canned_response(std::string_view name)
         return raw_response{{"HTTP/1.1 200 OK\r\nX-Huge: " + std::string(70 * 1024, 'h') + "\r\nContent-Length: 3\r\n\r\nok\n"},
                             close_notify};
     }
+    if (name == "small-chunks") {  // 1,000 one-byte chunks, in the header's record
+        std::string chunks;
+        for (int i = 0; i < 1000; ++i) {
+            chunks += "1\r\nx\r\n";
+        }
+        return raw_response{{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n"}, keep_alive};
+    }
     if (name == "split-header") {  // a header that arrives in three records
         return raw_response{{"HTTP/1.1 200 OK\r\nContent-", "Length: 6\r\nX-Split: ", "yes\r\n\r\nsplit\n"}, keep_alive};
     }
