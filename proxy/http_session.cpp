@@ -38,6 +38,7 @@
 #include <array>
 #include <limits>
 #include <optional>
+#include <utility>
 
 namespace danegate::proxy {
 
@@ -63,13 +64,14 @@ std::string to_text(beast::string_view view)
 
 /**
  * Parses body bytes that already arrived (read along with the header, or with the piece before)
- * in @p from, without I/O. @return the next piece of the body, at most body_chunk bytes: it lies
- * in @p from and is valid until @p from is next written to (view_body.hpp).
+ * in @p from, without I/O. @return the next piece of the body, at most @p limit bytes: it lies in
+ * @p from and is valid until @p from is next written to (view_body.hpp).
  */
-std::string_view take_buffered_piece(http::response_parser<view_body>& parser, session_buffer& from, error_code& ec)
+std::string_view take_buffered_piece(http::response_parser<view_body>& parser, session_buffer& from, std::size_t limit,
+                                     error_code& ec)
 {
     auto& body = parser.get().body();
-    body.make_room(body_chunk);
+    body.make_room(limit);
     parser.eager(true);
     while (!parser.is_done() && from.size() > 0 && body.piece().empty()) {
         const auto used = parser.put(from.data(), ec);
@@ -634,6 +636,7 @@ private:
     void do_read_response_header()
     {
         response_parser_.emplace();
+        body_error_ = {};
         response_parser_->header_limit(static_cast<std::uint32_t>(
             std::min<std::size_t>(limits_.header_bytes, std::numeric_limits<std::uint32_t>::max())));
         response_parser_->body_limit(no_body_limit);
@@ -788,11 +791,12 @@ private:
     void relay_response_chunk()
     {
         error_code ec;
-        const std::string_view piece = take_buffered_piece(*response_parser_, upstream_buffer_, ec);
-        if (ec) {
+        const std::string_view piece = take_buffered_piece(*response_parser_, upstream_buffer_, body_chunk, ec);
+        if (ec && piece.empty()) {
             on_read_response_body(ec);
             return;
         }
+        body_error_ = ec;  // the valid piece before it goes first
         if (!piece.empty() || response_parser_->is_done() || !response_head_sent_) {
             send_response_piece(piece);  // a header is sent at once, even before any body arrives
             return;
@@ -819,16 +823,18 @@ private:
 
     /**
      * Writes, in one piece, the header if not yet written, @p piece and the pieces buffered after
-     * it, up to about body_chunk bytes (each framed as a chunk when the client's body is chunked),
-     * and the body's end when it is there. A piece with nothing to go around it (an unchunked
-     * body after the header, with nothing buffered behind it: what one read brought) is written
-     * from where it lies, in upstream_buffer_. Else the pieces are copied next to the header or
-     * the framing: one write, so one TLS record and one system call, costs less than the copy of
-     * at most one 16 KiB chunk, and an upstream's small chunks do not become a write each.
+     * it, up to body_chunk bytes of body (each framed as a chunk when the client's body is
+     * chunked), and the body's end when it is there. A piece with nothing to go around it (an
+     * unchunked body after the header, with nothing buffered behind it: what one read brought) is
+     * written from where it lies, in upstream_buffer_. Else the pieces are copied next to the
+     * header or the framing: one write, so one TLS record and one system call, costs less than the
+     * copy of at most one 16 KiB chunk, and an upstream's small chunks do not become a write each.
      */
     void send_response_piece(std::string_view piece)
     {
-        if (response_head_sent_ && !response_chunked_ && (upstream_buffer_.size() == 0 || response_parser_->is_done())) {
+        const bool piece_alone = response_head_sent_ && !response_chunked_ &&
+                                 (upstream_buffer_.size() == 0 || response_parser_->is_done());
+        if (piece_alone) {
             record_.bytes_out += piece.size();
             write_then(client_, net::buffer(piece.data(), piece.size()), limits_.idle_timeout, side::client,
                        [this](error_code ec) { on_response_piece_sent(ec); });
@@ -846,17 +852,13 @@ private:
             } else if (!piece.empty()) {
                 append_chunk(client_out_, piece.data(), piece.size());
             }
-            if (gathered >= body_chunk || response_parser_->is_done() || upstream_buffer_.size() == 0) {
+            // An invalid body goes as far as it was valid, then fails (on_response_piece_sent).
+            if (body_error_ || gathered >= body_chunk || response_parser_->is_done() || upstream_buffer_.size() == 0) {
                 break;
             }
-            error_code ec;
-            piece = take_buffered_piece(*response_parser_, upstream_buffer_, ec);
-            if (ec) {
-                on_read_response_body(ec);
-                return;
-            }
+            piece = take_buffered_piece(*response_parser_, upstream_buffer_, body_chunk - gathered, body_error_);
             if (piece.empty()) {
-                break;  // the rest of a chunk header, still to be read
+                break;  // the rest of a chunk header, still to be read, or the body went bad here
             }
         }
         if (response_chunked_ && response_parser_->is_done()) {
@@ -871,6 +873,10 @@ private:
         if (ec) {
             record_.detail = "writing the response: " + ec.message();
             finish_exchange(false);
+            return;
+        }
+        if (body_error_) {
+            on_read_response_body(std::exchange(body_error_, {}));
             return;
         }
         // Nothing reads the upstream while a piece is written: the parser still says whether
@@ -1246,6 +1252,7 @@ private:
     bool upstream_keep_alive_ = false;  // the upstream's response allows another request (read before its header moved)
     bool response_chunked_ = false;     // the client's response body goes in chunks
     bool response_head_sent_ = false;   // the response's head went out with an earlier piece
+    error_code body_error_;             // the response body went bad after the piece being written
     bool websocket_ = false;          // the request is a WebSocket handshake (check_request accepted it)
     bool linger_on_close_ = false;    // an error answer was sent: do_close() lingers
     std::string close_alert_;         // the close_notify record do_close() sends

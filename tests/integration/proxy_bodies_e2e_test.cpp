@@ -70,9 +70,9 @@ TEST_F(proxy_bodies_e2e, a_10_mib_content_length_download_is_byte_exact)
 
 TEST_F(proxy_bodies_e2e, a_slow_reader_gets_a_content_length_download_byte_exact)
 {
-    // At 3 MB/s the client's socket fills, so the proxy's writes wait: each waiting write goes on
-    // from the upstream's read buffer, where the body piece lies (view_body), and that buffer
-    // must stay untouched until the write ends.
+    // At 3 MB/s the client's socket fills and the proxy's writes wait, most of them on pieces
+    // written from the upstream's read buffer (view_body): the upstream may be read again only
+    // once a piece is out, and every byte must still arrive in order.
     const auto file = testbed::get().dir() / "download-slow-cl.bin";
     std::filesystem::remove(file);
     const auto reply = proxy_->curl("bodies.example", "/bytes/" + std::to_string(ten_mib),

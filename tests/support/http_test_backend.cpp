@@ -254,6 +254,14 @@ std::optional<raw_response> canned_response(std::string_view name)
         }
         return raw_response{{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n"}, keep_alive};
     }
+    if (name == "bad-chunk") {  // two valid chunks, then a chunk size that is not hex, in one record
+        return raw_response{{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nval\r\n3\r\nid\n\r\nzz\r\nnot a chunk\r\n"},
+                            close_notify};
+    }
+    if (name == "bad-chunk-at-once") {  // the same with one valid chunk: it and the bad size parse in one go
+        return raw_response{{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nvalid\n\r\nzz\r\nnot a chunk\r\n"},
+                            close_notify};
+    }
     if (name == "split-header") {  // a header that arrives in three records
         return raw_response{{"HTTP/1.1 200 OK\r\nContent-", "Length: 6\r\nX-Split: ", "yes\r\n\r\nsplit\n"}, keep_alive};
     }
